@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stagelink/stagelink/bridge"
+	"github.com/stagelink/stagelink/cmd/internal/cli"
+	"github.com/stagelink/stagelink/lighting"
+	"github.com/stagelink/stagelink/web"
+)
+
+// config is the hub's configuration: flags, each with an environment fallback STAGELINK_<FLAG>.
+type config struct {
+	addr        string
+	redis       cli.Secret
+	bridgeToken cli.Secret
+	apiToken    cli.Secret
+	demo        cli.AutoBool
+	paused      bool
+	logLevel    string
+	lights      lighting.Config
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	c := config{lights: lighting.DefaultConfig()}
+	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address: page, Socket.IO, API")
+	fs.Var(&c.redis, "redis", "Redis URL (redis://…) for shared state and rate limits; empty keeps them in memory")
+	fs.Var(&c.bridgeToken, "bridge-token", "token bridge agents present on /bridge (prefer the environment)")
+	fs.Var(&c.apiToken, "api-token", "bearer token for /api/v1 (prefer the environment)")
+	fs.Var(&c.demo, "demo", "run simulated devices (default: on when no bridge token is configured)")
+	fs.BoolVar(&c.paused, "paused", false, "start with viewer commands paused")
+	fs.Float64Var(&c.lights.ViewerRate.PerSecond, "viewer-rate", c.lights.ViewerRate.PerSecond, "commands per second per viewer connection")
+	fs.IntVar(&c.lights.ViewerRate.Burst, "viewer-burst", c.lights.ViewerRate.Burst, "burst per viewer connection")
+	fs.Float64Var(&c.lights.IPRate.PerSecond, "ip-rate", c.lights.IPRate.PerSecond, "commands per second per client IP")
+	fs.IntVar(&c.lights.IPRate.Burst, "ip-burst", c.lights.IPRate.Burst, "burst per client IP")
+	fs.Float64Var(&c.lights.ZoneRate.PerSecond, "zone-rate", c.lights.ZoneRate.PerSecond, "commands per second per zone")
+	fs.IntVar(&c.lights.ZoneRate.Burst, "zone-burst", c.lights.ZoneRate.Burst, "burst per zone")
+	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if err := cli.EnvFallback(fs, "STAGELINK_", getenv); err != nil {
+		return c, err
+	}
+	c.lights.Paused = c.paused
+	return c, c.validate()
+}
+
+func (c config) validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.addr); err != nil {
+		errs = append(errs, fmt.Errorf("-addr %q: want host:port, for example :8080", c.addr))
+	}
+	if c.redis != "" {
+		if _, err := redis.ParseURL(string(c.redis)); err != nil {
+			errs = append(errs, errors.New("-redis: want redis://[user:password@]host:port[/db]"))
+		}
+	}
+	if err := c.lights.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// run is the hub: it returns when ctx ends (after a graceful shutdown) or a part fails.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	log, err := cli.Logger(stderr, cfg.logLevel)
+	if err != nil {
+		return err
+	}
+
+	var (
+		store   lighting.Store   = lighting.NewMemoryStore()
+		limiter lighting.Limiter = lighting.NewMemoryLimiter()
+		checks  []web.Check
+	)
+	if cfg.redis != "" {
+		rdb, err := lighting.OpenRedis(string(cfg.redis))
+		if err != nil {
+			return err
+		}
+		defer rdb.Close()
+		store = lighting.NewRedisStore(rdb, "stagelink:")
+		limiter = lighting.NewRedisLimiter(rdb, "stagelink:")
+		checks = append(checks, web.Check{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
+		log.Info("state in Redis", "addr", rdb.Options().Addr)
+	} else {
+		log.Info("state in memory (no -redis)")
+	}
+
+	lights := lighting.NewService(cfg.lights, store, limiter, log.With("component", "lighting"))
+	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks}
+	if cfg.bridgeToken != "" {
+		wcfg.BridgeTokens = append(wcfg.BridgeTokens, string(cfg.bridgeToken))
+	}
+	demo := cfg.demo.Or(cfg.bridgeToken == "")
+	var demoToken string
+	if demo {
+		demoToken = rand.Text()
+		wcfg.BridgeTokens = append(wcfg.BridgeTokens, demoToken)
+	}
+	srv := web.New(wcfg, lights, log.With("component", "web"))
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	url := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "stagelink hub listening on %s\n", url)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if demo {
+		d := bridge.NewDemo(url, demoToken, log.With("component", "demo"))
+		srv.SetDemo(d)
+		g.Go(func() error { return d.Run(gctx) })
+		log.Info("demo: simulated WLED and ESPEasy devices driven by an in-process bridge")
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	g.Go(func() error {
+		if err := hs.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		log.Info("shutting down")
+		srv.Close()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	return g.Wait()
+}

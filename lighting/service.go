@@ -1,0 +1,448 @@
+package lighting
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Config tunes the Service.
+type Config struct {
+	ViewerRate Rate          // per viewer connection
+	IPRate     Rate          // per client IP, over all its connections
+	ZoneRate   Rate          // per zone, to protect devices
+	Interval   time.Duration // coalescing window of `lights` broadcasts
+	Resend     time.Duration // quiet time after which changed zones are broadcast once more
+	Paused     bool          // start paused
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		ViewerRate: Rate{PerSecond: 5, Burst: 10},
+		IPRate:     Rate{PerSecond: 5, Burst: 10},
+		ZoneRate:   Rate{PerSecond: 10, Burst: 10},
+		Interval:   50 * time.Millisecond,
+		Resend:     time.Second,
+	}
+}
+
+// Validate says what to fix in c.
+func (c Config) Validate() error {
+	var errs []error
+	for _, r := range []struct {
+		name string
+		rate Rate
+	}{{"viewer", c.ViewerRate}, {"ip", c.IPRate}, {"zone", c.ZoneRate}} {
+		if err := r.rate.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("-%s-rate and -%s-burst: %w", r.name, r.name, err))
+		}
+	}
+	if c.Interval <= 0 || c.Resend <= 0 {
+		errs = append(errs, errors.New("lighting: broadcast interval and resend time must be above 0"))
+	}
+	return errors.Join(errs...)
+}
+
+// Viewer is who sends a command: one Socket.IO connection, or an API client.
+type Viewer struct {
+	Conn string // connection id: the per-viewer rate limit key; "" skips that limit
+	IP   string // client address: the per-IP rate limit key; "" skips that limit
+	Name string // display name shown as `by`
+}
+
+// Link is a connected bridge as the Service sees it.
+type Link interface {
+	// Apply sends a zone's state to the bridge. It must not block.
+	Apply(zone string, st State, version int64)
+}
+
+// Broadcaster delivers state to every viewer. Its methods must not block for long.
+type Broadcaster interface {
+	Lights(updates []Update)
+	Zones(zones []Zone)
+}
+
+// Service keeps the zones of all connected bridges and their state, turns viewers' commands into new
+// versions, sends them to the owning bridge and broadcasts what changed, coalesced.
+type Service struct {
+	cfg     Config
+	store   Store
+	limiter Limiter
+	log     *slog.Logger
+	paused  atomic.Bool
+	wake    chan struct{}
+
+	mu      sync.Mutex
+	zones   map[string]*zone
+	order   []string            // zone ids in the order bridges announced them
+	changed map[string]struct{} // zones whose state goes out in the next `lights`
+	resend  map[string]struct{} // zones broadcast since the last quiet period
+	zonesUp bool                // the zone list changed since the last `zones`
+}
+
+type zone struct {
+	spec         ZoneSpec
+	link         Link // the bridge that owns it; nil while no bridge announces it
+	deviceOnline bool
+	lastError    string
+	entry        Entry
+	sentAt       time.Time // when the newest version was last sent to the bridge
+}
+
+func (z *zone) online() bool { return z.link != nil && z.deviceOnline }
+
+// NewService returns a Service; call Run to broadcast.
+func NewService(cfg Config, store Store, limiter Limiter, log *slog.Logger) *Service {
+	s := &Service{
+		cfg:     cfg,
+		store:   store,
+		limiter: limiter,
+		log:     log,
+		wake:    make(chan struct{}, 1),
+		zones:   map[string]*zone{},
+		changed: map[string]struct{}{},
+		resend:  map[string]struct{}{},
+	}
+	s.paused.Store(cfg.Paused)
+	return s
+}
+
+// SetPaused pauses or resumes viewers' commands.
+func (s *Service) SetPaused(p bool) {
+	if s.paused.Swap(p) != p {
+		s.log.Info("viewer commands", "paused", p)
+	}
+}
+
+// Paused reports whether viewers' commands are refused.
+func (s *Service) Paused() bool { return s.paused.Load() }
+
+// Limits returns the per-viewer rate viewers are told about.
+func (s *Service) Limits() Rate { return s.cfg.ViewerRate }
+
+// Set validates and rate-limits a viewer's command, stores the new state and sends it to the zone's bridge.
+// Refusals are *Error values whose message is safe to show the viewer; nothing changes on a refusal.
+func (s *Service) Set(ctx context.Context, v Viewer, c Command) (Entry, error) {
+	if s.paused.Load() {
+		return Entry{}, &Error{Code: CodePaused, Message: "the streamer has paused the lights"}
+	}
+	s.mu.Lock()
+	z, ok := s.zones[c.Zone]
+	var spec ZoneSpec
+	online := ok && z.online()
+	if ok {
+		spec = z.spec
+	}
+	s.mu.Unlock()
+	if !ok {
+		return Entry{}, &Error{Code: CodeUnknownZone, Message: fmt.Sprintf("there is no zone %q", c.Zone)}
+	}
+	if !online {
+		return Entry{}, &Error{Code: CodeZoneOffline, Message: fmt.Sprintf("zone %q is offline", c.Zone)}
+	}
+	if err := c.Check(spec.Kind, spec.Effects); err != nil {
+		return Entry{}, err
+	}
+	if err := s.allow(ctx, v, c.Zone); err != nil {
+		return Entry{}, err
+	}
+	now := time.Now().UnixMilli()
+	e, err := s.store.Update(ctx, c.Zone, func(st State) (State, error) {
+		st = c.Apply(st)
+		st.UpdatedAt, st.By = now, v.Name
+		return st, nil
+	})
+	if err != nil {
+		s.log.Error("store update", "zone", c.Zone, "err", err)
+		return Entry{}, &Error{Code: CodeInternal, Message: "the light state could not be saved; try again"}
+	}
+	s.mu.Lock()
+	if z := s.zones[c.Zone]; z != nil && e.Version > z.entry.Version {
+		z.entry = e
+		s.markLocked(c.Zone)
+		s.sendLocked(z)
+	}
+	s.mu.Unlock()
+	return e, nil
+}
+
+func (s *Service) allow(ctx context.Context, v Viewer, zoneID string) error {
+	checks := []struct {
+		key  string
+		rate Rate
+		what string
+	}{
+		{"viewer:" + v.Conn, s.cfg.ViewerRate, "you are changing lights too fast"},
+		{"ip:" + v.IP, s.cfg.IPRate, "too many changes from your network"},
+		{"zone:" + zoneID, s.cfg.ZoneRate, "this zone is busy"},
+	}
+	for i, c := range checks {
+		if (i == 0 && v.Conn == "") || (i == 1 && v.IP == "") {
+			continue
+		}
+		ok, wait, err := s.limiter.Allow(ctx, c.key, c.rate)
+		if err != nil {
+			s.log.Error("rate limiter", "err", err)
+			return &Error{Code: CodeInternal, Message: "the rate limiter is unavailable; try again"}
+		}
+		if !ok {
+			return &Error{Code: CodeRateLimited, Message: c.what, RetryAfter: wait}
+		}
+	}
+	return nil
+}
+
+// Zones returns every known zone, online or not, in announcement order.
+func (s *Service) Zones() []Zone {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Zone, 0, len(s.order))
+	for _, id := range s.order {
+		out = append(out, s.zones[id].view())
+	}
+	return out
+}
+
+func (z *zone) view() Zone {
+	return Zone{
+		ID: z.spec.ID, Name: z.spec.Name, Kind: z.spec.Kind, Online: z.online(),
+		Effects: z.spec.Effects, State: z.entry.State, Version: z.entry.Version, Confirmed: z.entry.Confirmed(),
+	}
+}
+
+const (
+	maxZonesPerBridge = 256
+	maxEffects        = 512
+	maxNameLen        = 64
+)
+
+// CheckSpecs validates zones as a bridge announces them.
+func CheckSpecs(specs []ZoneSpec) error {
+	if len(specs) == 0 {
+		return badRequest("a bridge must announce at least one zone")
+	}
+	if len(specs) > maxZonesPerBridge {
+		return badRequest(fmt.Sprintf("a bridge may announce at most %d zones", maxZonesPerBridge))
+	}
+	seen := map[string]bool{}
+	for _, z := range specs {
+		switch {
+		case !ValidZoneID(z.ID):
+			return badRequest(fmt.Sprintf("zone id %q must be 1–40 of a-z, 0-9 and -", z.ID))
+		case seen[z.ID]:
+			return badRequest(fmt.Sprintf("zone %q is announced twice", z.ID))
+		case !z.Kind.Valid():
+			return badRequest(fmt.Sprintf("zone %q: kind %q is not pixels, rgb or relay", z.ID, z.Kind))
+		case z.Name == "" || len(z.Name) > maxNameLen:
+			return badRequest(fmt.Sprintf("zone %q: name must be 1–%d bytes", z.ID, maxNameLen))
+		case len(z.Effects) > maxEffects:
+			return badRequest(fmt.Sprintf("zone %q: at most %d effects", z.ID, maxEffects))
+		case z.Kind != KindPixels && len(z.Effects) > 0:
+			return badRequest(fmt.Sprintf("zone %q: only pixel zones have effects", z.ID))
+		}
+		for _, e := range z.Effects {
+			if e == "" || len(e) > maxNameLen {
+				return badRequest(fmt.Sprintf("zone %q: effect names must be 1–%d bytes", z.ID, maxNameLen))
+			}
+		}
+		seen[z.ID] = true
+	}
+	return nil
+}
+
+// AttachBridge registers the zones a bridge announces and sends it the current state of each.
+// A zone already owned by another connected bridge is refused.
+func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs []ZoneSpec) error {
+	if err := CheckSpecs(specs); err != nil {
+		return err
+	}
+	ids := make([]string, len(specs))
+	for i, z := range specs {
+		ids[i] = z.ID
+	}
+	entries, err := s.store.GetMany(ctx, ids)
+	if err != nil {
+		s.log.Error("store read", "bridge", name, "err", err)
+		return &Error{Code: CodeInternal, Message: "the hub cannot read the light state; retry later"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, spec := range specs {
+		if z := s.zones[spec.ID]; z != nil && z.link != nil && z.link != l {
+			return &Error{Code: CodeBadRequest, Message: fmt.Sprintf("zone %q belongs to another connected bridge", spec.ID)}
+		}
+	}
+	for _, spec := range specs {
+		z := s.zones[spec.ID]
+		if z == nil {
+			z = &zone{}
+			s.zones[spec.ID] = z
+			s.order = append(s.order, spec.ID)
+		}
+		z.spec, z.link, z.deviceOnline, z.lastError = spec, l, true, ""
+		if e := entries[spec.ID]; e.Version >= z.entry.Version {
+			z.entry = e
+		}
+		s.sendLocked(z)
+	}
+	s.zonesUp = true
+	s.kick()
+	s.log.Info("bridge attached", "bridge", name, "zones", len(specs))
+	return nil
+}
+
+// DetachBridge marks the zones of a bridge that went away offline.
+func (s *Service) DetachBridge(l Link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, z := range s.zones {
+		if z.link == l {
+			z.link = nil
+			s.zonesUp = true
+		}
+	}
+	s.kick()
+}
+
+// ZoneStatus records a bridge's report on one of its zones. Reports about zones it does not own are ignored.
+func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool, version int64, errText string) {
+	s.mu.Lock()
+	z := s.zones[id]
+	if z == nil || z.link != l {
+		s.mu.Unlock()
+		return
+	}
+	if z.deviceOnline != online {
+		z.deviceOnline = online
+		s.zonesUp = true
+		s.kick()
+	}
+	z.lastError = errText
+	confirm := version > z.entry.Applied && version <= z.entry.Version
+	s.mu.Unlock()
+	if !confirm {
+		return
+	}
+	e, err := s.store.Confirm(ctx, id, version)
+	if err != nil {
+		s.log.Error("store confirm", "zone", id, "err", err)
+		return
+	}
+	s.mu.Lock()
+	if z := s.zones[id]; z != nil && (e.Version > z.entry.Version || e.Applied > z.entry.Applied) {
+		z.entry = e
+		s.markLocked(id)
+	}
+	s.mu.Unlock()
+}
+
+// sendLocked sends a zone's current state to its bridge, if it has one.
+func (s *Service) sendLocked(z *zone) {
+	if z.link != nil {
+		z.link.Apply(z.spec.ID, z.entry.State, z.entry.Version)
+		z.sentAt = time.Now()
+	}
+}
+
+// resendUnconfirmed sends again the state of every online zone whose bridge has not confirmed it within
+// Resend: an event lost between hub and bridge must not leave a light behind.
+func (s *Service) resendUnconfirmed() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, z := range s.zones {
+		if z.online() && z.entry.Applied < z.entry.Version && time.Since(z.sentAt) >= s.cfg.Resend {
+			s.sendLocked(z)
+		}
+	}
+}
+
+func (s *Service) markLocked(id string) {
+	s.changed[id] = struct{}{}
+	s.kick()
+}
+
+func (s *Service) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run broadcasts changes until ctx ends: at most one `lights` per Interval with the zones changed since the
+// last one, `zones` when the zone list changed, and, after Resend of quiet, the final state of every zone
+// that changed once more, so a viewer that lost a broadcast still ends with the latest state. It also
+// re-sends to bridges the states they have not confirmed after Resend.
+func (s *Service) Run(ctx context.Context, out Broadcaster) error {
+	resend := time.NewTimer(time.Hour)
+	resend.Stop()
+	unconfirmed := time.NewTicker(s.cfg.Resend)
+	defer unconfirmed.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-unconfirmed.C:
+			s.resendUnconfirmed()
+			continue
+		case <-resend.C:
+			if u := s.take(s.resend); len(u) > 0 {
+				out.Lights(u)
+			}
+			continue
+		case <-s.wake:
+		}
+		zones, updates := s.drain()
+		if zones != nil {
+			out.Zones(zones)
+		}
+		if len(updates) > 0 {
+			out.Lights(updates)
+			resend.Reset(s.cfg.Resend)
+		}
+		select { // coalescing window
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.cfg.Interval):
+		}
+	}
+}
+
+// drain takes what changed since the last broadcast.
+func (s *Service) drain() ([]Zone, []Update) {
+	s.mu.Lock()
+	var zones []Zone
+	if s.zonesUp {
+		s.zonesUp = false
+		zones = make([]Zone, 0, len(s.order))
+		for _, id := range s.order {
+			zones = append(zones, s.zones[id].view())
+		}
+	}
+	for id := range s.changed {
+		s.resend[id] = struct{}{}
+	}
+	s.mu.Unlock()
+	return zones, s.take(s.changed)
+}
+
+// take empties set and returns the current state of its zones.
+func (s *Service) take(set map[string]struct{}) []Update {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Update, 0, len(set))
+	for id := range set {
+		if z := s.zones[id]; z != nil {
+			out = append(out, z.entry.Update(id))
+		}
+		delete(set, id)
+	}
+	slices.SortFunc(out, func(a, b Update) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}

@@ -1,0 +1,153 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/zishang520/engine.io/v2/types"
+	"github.com/zishang520/socket.io/v2/socket"
+
+	"github.com/stagelink/stagelink/lighting"
+)
+
+// Config is what the web layer needs from the hub's configuration.
+type Config struct {
+	BridgeTokens []string   // tokens a bridge may present on /bridge
+	APIToken     string     // bearer token for /api/v1; empty disables the token-guarded endpoints
+	Stream       StreamInfo // told to viewers in `hello`
+	Checks       []Check    // dependencies /readyz reports
+}
+
+// StreamInfo says where viewers find the video.
+type StreamInfo struct {
+	WHEP string `json:"whep"`
+	HLS  string `json:"hls"`
+}
+
+// Check is one dependency that /readyz reports.
+type Check struct {
+	Name  string
+	Check func(context.Context) error
+}
+
+// maxEventBytes bounds one Engine.IO message. A bridge hello with many WLED zones and their effect lists is
+// the largest thing anyone sends; viewer events are checked against a much smaller bound of their own.
+const maxEventBytes = 256 << 10
+
+// Server serves the hub's HTTP routes and Socket.IO namespaces.
+type Server struct {
+	cfg     Config
+	lights  *lighting.Service
+	log     *slog.Logger
+	io      *socket.Server
+	mux     *http.ServeMux
+	viewers atomic.Int64
+	demo    DemoDevices
+	closing atomic.Bool
+}
+
+// New returns a Server. It opens no socket: mount Handler and call Run.
+func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, lights: lights, log: log, mux: http.NewServeMux()}
+
+	opts := socket.DefaultServerOptions()
+	opts.SetMaxHttpBufferSize(maxEventBytes)
+	opts.SetPingInterval(25 * time.Second)
+	opts.SetPingTimeout(20 * time.Second)
+	opts.SetServeClient(false)
+	// engine.io v2.5.0 starts reading a new WebSocket before it listens for packets, so the first packet
+	// of a WebSocket-only client (its namespace CONNECT) can be lost; such a connection is closed when it
+	// joined no namespace in time, and the client reconnects. Shorter timeouts (5 s) closed connected
+	// clients under load in our tests, so this stays at the library's default.
+	opts.SetConnectTimeout(45 * time.Second)
+	// With per-message deflate unset, engine.io v2.5.0 writes broadcasts as pre-encoded frames and returns
+	// after the first one of a batch (transports/websocket.go), losing the rest: FACTS.md's lost bursts.
+	// Setting it, with a threshold no event reaches, takes the path that writes every packet.
+	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 20})
+	s.io = socket.NewServer(nil, opts)
+	viewers := s.io.Of("/", nil)
+	viewers.Use(s.prepareViewer)
+	viewers.On("connection", s.onViewer)
+	bridges := s.io.Of("/bridge", nil)
+	bridges.Use(s.authBridge)
+	bridges.Use(s.prepareBridge)
+
+	s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler for every route.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Run broadcasts light changes and the viewer count until ctx ends.
+func (s *Server) Run(ctx context.Context) error {
+	go s.countViewers(ctx)
+	if s.demo != nil {
+		go s.runDemo(ctx)
+	}
+	return s.lights.Run(ctx, broadcaster{s})
+}
+
+// Close disconnects every Socket.IO client; http.Server.Shutdown leaves hijacked connections open.
+func (s *Server) Close() {
+	s.closing.Store(true)
+	done := make(chan struct{})
+	s.io.Close(func(error) { close(done) })
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+	}
+}
+
+// countViewers broadcasts the viewer count when it changed, at most once a second.
+func (s *Server) countViewers(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n := s.viewers.Load(); n != last {
+			last = n
+			s.io.Of("/", nil).Emit("viewers", viewersMsg{Count: n})
+		}
+	}
+}
+
+type viewersMsg struct {
+	Count int64 `json:"count"`
+}
+
+type lightsMsg struct {
+	Zones []lighting.Update `json:"zones"`
+}
+
+type zonesMsg struct {
+	Zones []lighting.Zone `json:"zones"`
+}
+
+// broadcaster sends the Service's broadcasts to every viewer.
+type broadcaster struct{ s *Server }
+
+var _ lighting.Broadcaster = broadcaster{}
+
+func (b broadcaster) Lights(u []lighting.Update) { b.s.io.Of("/", nil).Emit("lights", lightsMsg{u}) }
+func (b broadcaster) Zones(z []lighting.Zone)    { b.s.io.Of("/", nil).Emit("zones", zonesMsg{z}) }
+
+// tokenOK compares a presented token with the accepted ones in constant time.
+func tokenOK(got string, want ...string) bool {
+	ok := 0
+	for _, w := range want {
+		if w != "" {
+			ok |= subtle.ConstantTimeCompare([]byte(got), []byte(w))
+		}
+	}
+	return ok == 1
+}
