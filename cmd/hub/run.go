@@ -25,6 +25,7 @@ import (
 type config struct {
 	addr        string
 	redis       cli.Secret
+	redisPrefix string
 	bridgeToken cli.Secret
 	apiToken    cli.Secret
 	demo        cli.AutoBool
@@ -39,6 +40,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address: page, Socket.IO, API")
 	fs.Var(&c.redis, "redis", "Redis URL (redis://…) for shared state and rate limits; empty keeps them in memory")
+	fs.StringVar(&c.redisPrefix, "redis-prefix", "stagelink:", "prefix of every Redis key, to share one Redis")
 	fs.Var(&c.bridgeToken, "bridge-token", "token bridge agents present on /bridge (prefer the environment)")
 	fs.Var(&c.apiToken, "api-token", "bearer token for /api/v1 (prefer the environment)")
 	fs.Var(&c.demo, "demo", "run simulated devices (default: on when no bridge token is configured)")
@@ -104,8 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		defer rdb.Close()
-		store = lighting.NewRedisStore(rdb, "stagelink:")
-		limiter = lighting.NewRedisLimiter(rdb, "stagelink:")
+		store = lighting.NewRedisStore(rdb, cfg.redisPrefix)
+		limiter = lighting.NewRedisLimiter(rdb, cfg.redisPrefix)
 		checks = append(checks, web.Check{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		log.Info("state in Redis", "addr", rdb.Options().Addr)
 	} else {

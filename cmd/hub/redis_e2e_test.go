@@ -1,0 +1,87 @@
+package main
+
+import (
+	"crypto/rand"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+)
+
+// redisURL returns the test Redis, or skips: STAGELINK_TEST_REDIS=redis://127.0.0.1:6379/0 (.ci/run sets it).
+func redisURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("STAGELINK_TEST_REDIS")
+	if u == "" {
+		t.Skip("STAGELINK_TEST_REDIS not set: set it to redis://127.0.0.1:6379/0 to run the Redis tests")
+	}
+	return u
+}
+
+func setColor(t *testing.T, hub, zone, color string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, hub+"/api/v1/zones/"+zone+"/state", strings.NewReader(`{"color":"`+color+`"}`))
+	req.Header.Set("Authorization", "Bearer e2e-api")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestRedisVersionsSurviveRestart: with -redis, a restarted hub continues each zone's state and version.
+func TestRedisVersionsSurviveRestart(t *testing.T) {
+	redis := redisURL(t)
+	prefix := "stagelink-test-" + rand.Text()[:8] + ":"
+	v := newVenue(t)
+	addr := freeAddr(t)
+	hubA, hub := startHub(t, "-addr", addr, "-redis", redis, "-redis-prefix", prefix)
+	startBridge(t, v.config(t, hub))
+	waitOnline(t, hub, 3)
+	for _, c := range []string{"#010203", "#040506", "#0a0b0c"} {
+		if code := setColor(t, hub, "desk", c); code != http.StatusOK {
+			t.Fatalf("set %s: HTTP %d", c, code)
+		}
+	}
+	before := zones(t, hub).Zones[0]
+
+	hubA.stop(t)
+	startHub(t, "-addr", addr, "-redis", redis, "-redis-prefix", prefix)
+	waitOnline(t, hub, 3) // the bridge reconnects by itself
+	after := zones(t, hub).Zones[0]
+	if after.Version != before.Version || after.State.Color != "#0a0b0c" {
+		t.Fatalf("after restart desk = v%d %s, want v%d #0a0b0c", after.Version, after.State.Color, before.Version)
+	}
+	if code := setColor(t, hub, "desk", "#ffffff"); code != http.StatusOK {
+		t.Fatalf("set after restart: HTTP %d", code)
+	}
+	if got := zones(t, hub).Zones[0].Version; got != before.Version+1 {
+		t.Errorf("version after restart and one set = %d, want %d", got, before.Version+1)
+	}
+	eventually(t, "the device shows the new colour", func() bool { return v.wledShows("#ffffff") })
+}
+
+// TestRedisSharedRateLimits: two hub processes on one Redis share the per-zone limit.
+func TestRedisSharedRateLimits(t *testing.T) {
+	redis := redisURL(t)
+	prefix := "stagelink-test-" + rand.Text()[:8] + ":"
+	v := newVenue(t)
+	args := []string{"-addr", "127.0.0.1:0", "-redis", redis, "-redis-prefix", prefix, "-zone-rate", "0.2", "-zone-burst", "3"}
+	_, hubA := startHub(t, args...)
+	_, hubB := startHub(t, args...)
+	// Each hub needs a bridge that announces the zone; both drive the same devices.
+	startBridge(t, v.config(t, hubA))
+	startBridge(t, v.config(t, hubB))
+	waitOnline(t, hubA, 3)
+	waitOnline(t, hubB, 3)
+
+	for i, hub := range []string{hubA, hubB, hubA} {
+		if code := setColor(t, hub, "lamp", "#00000"+string(rune('1'+i))); code != http.StatusOK {
+			t.Fatalf("set %d: HTTP %d, want 200 within the burst of 3", i, code)
+		}
+	}
+	if code := setColor(t, hubB, "lamp", "#123456"); code != http.StatusTooManyRequests {
+		t.Errorf("4th set, on the other hub: HTTP %d, want 429: the burst of 3 is shared", code)
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// lineWriter hands the first line with a prefix to a channel.
+type lineWriter struct {
+	mu     sync.Mutex
+	buf    strings.Builder
+	prefix string
+	found  chan string
+}
+
+func (w *lineWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(b)
+	for _, line := range strings.Split(w.buf.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, w.prefix); ok && w.found != nil {
+			w.found <- rest
+			w.found = nil
+		}
+	}
+	return len(b), nil
+}
+
+// TestRunDemo runs the hub in-process with no flags but the address: the demo devices come online, a
+// change reaches them, and cancelling the context shuts the hub down cleanly.
+func TestRunDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &lineWriter{prefix: "stagelink hub listening on ", found: make(chan string, 1)}
+	env := map[string]string{"STAGELINK_API_TOKEN": "demo-api"}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, out, io.Discard)
+	}()
+	var hub string
+	select {
+	case hub = <-out.found:
+	case err := <-done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hub did not start")
+	}
+	waitHTTP(t, hub+"/readyz")
+	waitOnline(t, hub, 4)
+	req, _ := http.NewRequest(http.MethodPost, hub+"/api/v1/zones/lamp/state", strings.NewReader(`{"color":"#00ff00","brightness":255}`))
+	req.Header.Set("Authorization", "Bearer demo-api")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("set lamp: HTTP %d", resp.StatusCode)
+	}
+	eventually(t, "the demo lamp confirmed", func() bool {
+		for _, z := range zones(t, hub).Zones {
+			if z.ID == "lamp" {
+				return z.Confirmed && z.State.Color == "#00ff00"
+			}
+		}
+		return false
+	})
+
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel = %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return within 15 s of cancel")
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{"bad address", []string{"-addr", "nowhere"}, nil, "-addr"},
+		{"bad redis URL", []string{"-redis", "mysql://x"}, nil, "-redis"},
+		{"zero rate", []string{"-viewer-rate", "0"}, nil, "viewer"},
+		{"bad env value", nil, map[string]string{"STAGELINK_PAUSED": "maybe"}, "STAGELINK_PAUSED"},
+		{"stray argument", []string{"extra"}, nil, "unexpected"},
+		{"bad log level", []string{"-log-level", "loud"}, nil, "log level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
+			}
+		})
+	}
+}
