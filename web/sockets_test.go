@@ -439,3 +439,24 @@ func TestEveryViewerEndsWithLatestState(t *testing.T) {
 		})
 	}
 }
+
+// TestBroadcastBurstsAreDelivered sends bursts of back-to-back broadcasts through the server as New sets
+// it up: with the library's defaults, engine.io v2.5.0 drops all but the first pre-encoded frame of each
+// write batch (FACTS.md: 202–592 of 30,000 delivered).
+func TestBroadcastBurstsAreDelivered(t *testing.T) {
+	h := newHub(t, lighting.DefaultConfig())
+	const clients, bursts = 30, 200
+	viewers := make([]*client, clients)
+	for i := range viewers {
+		viewers[i] = dialViewer(t, h.url)
+	}
+	for i := range bursts {
+		h.srv.io.Of("/", nil).Emit("burst", i)
+	}
+	for i, v := range viewers {
+		v.waitFor("every broadcast", func(c *client) bool { return len(c.events["burst"]) == bursts })
+		if t.Failed() {
+			t.Fatalf("viewer %d", i)
+		}
+	}
+}
