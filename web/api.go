@@ -76,7 +76,12 @@ func (s *Server) apiSetZone(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	c.Zone = r.PathValue("id")
+	if id := r.PathValue("id"); c.Zone == "" {
+		c.Zone = id
+	} else if c.Zone != id {
+		writeError(w, &lighting.Error{Code: lighting.CodeBadRequest, Message: "the body names another zone than the path"})
+		return
+	}
 	e, err := s.lights.Set(r.Context(), lighting.Viewer{Name: "api"}, c)
 	if err != nil {
 		writeError(w, err)

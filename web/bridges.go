@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/zishang520/socket.io/v2/socket"
@@ -105,9 +106,10 @@ func decodeEvent(payload []any, limit int, v any) error {
 	return nil
 }
 
+// truncate cuts s to at most n bytes of valid UTF-8, for logs and stored texts from bridges.
 func truncate(s string, n int) string {
 	if len(s) > n {
-		return s[:n]
+		s = s[:n]
 	}
-	return s
+	return strings.ToValidUTF8(s, "")
 }
