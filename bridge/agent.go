@@ -111,8 +111,13 @@ func (a *Agent) connect(ctx context.Context) error {
 	}
 }
 
-// helloTimeout bounds the time from dialling to an accepted hello.
-const helloTimeout = 15 * time.Second
+// connectTimeout bounds the time from dialling to joining the namespace: the hub's engine.io can lose the
+// namespace CONNECT of a fresh WebSocket, and then nothing else would happen. helloTimeout bounds the time
+// from dialling to an accepted hello.
+const (
+	connectTimeout = 4 * time.Second
+	helloTimeout   = 15 * time.Second
+)
 
 // errRefused wraps the hub's refusal of this bridge's hello.
 var errRefused = errors.New("hub refused the bridge")
@@ -124,7 +129,7 @@ func (a *Agent) session(ctx context.Context) error {
 	opts.SetTimeout(10 * time.Second)
 	opts.SetAuth(map[string]any{"token": a.cfg.Token})
 	// WebSocket only: the Go client loses messages while upgrading from polling. The hub's engine.io can
-	// drop the first packet of a fresh WebSocket (the namespace CONNECT); helloTimeout covers that.
+	// drop the first packet of a fresh WebSocket (the namespace CONNECT); connectTimeout covers that.
 	opts.SetTransports(types.NewSet(transports.WebSocket))
 	manager := sio.NewManager(a.cfg.Hub, opts)
 	conn := manager.Socket("/bridge", opts)
@@ -138,7 +143,15 @@ func (a *Agent) session(ctx context.Context) error {
 	}
 	conn.On("connect_error", func(args ...any) { end(fmt.Errorf("connect: %v", firstArg(args))) })
 	conn.On("disconnect", func(args ...any) { end(fmt.Errorf("disconnected: %v", firstArg(args))) })
-	conn.On("connect", func(...any) { go a.hello(ctx, conn, end) })
+	joined := make(chan struct{})
+	conn.On("connect", func(...any) {
+		select {
+		case <-joined:
+		default:
+			close(joined)
+		}
+		go a.hello(ctx, conn, end)
+	})
 	conn.On(EventApply, func(args ...any) { a.apply(args) })
 	conn.Connect()
 
@@ -151,6 +164,14 @@ func (a *Agent) session(ctx context.Context) error {
 		}
 	})
 	defer accepted.Stop()
+	joinTimer := time.AfterFunc(connectTimeout, func() {
+		select {
+		case <-joined:
+		default:
+			end(errors.New("the hub did not answer the namespace connect in time"))
+		}
+	})
+	defer joinTimer.Stop()
 	var err error
 	select {
 	case <-ctx.Done():

@@ -197,7 +197,7 @@ func (z ZoneConfig) DeviceURL() string {
 func validGPIO(n int) bool { return n >= 0 && n <= 40 }
 
 func checkRate(dev string, r float64) error {
-	if r <= 0 || r > 50 {
+	if !(r > 0 && r <= 50) { // also refuses NaN (YAML .nan)
 		return fmt.Errorf("%s.maxRate must be between 0 and 50 requests/s", dev)
 	}
 	return nil

@@ -148,7 +148,7 @@ func displayName(auth any, id string) string {
 	}, name)
 	name = strings.Join(strings.Fields(name), " ")
 	if r := []rune(name); len(r) > maxDisplayName {
-		name = string(r[:maxDisplayName])
+		name = strings.TrimRight(string(r[:maxDisplayName]), " ") // the cut may end on a space
 	}
 	if name == "" {
 		name = "viewer-" + id[:min(4, len(id))]
