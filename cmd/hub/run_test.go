@@ -36,7 +36,8 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 func TestRunDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	out := &lineWriter{prefix: "stagelink hub listening on ", found: make(chan string, 1)}
+	found := make(chan string, 1)
+	out := &lineWriter{prefix: "stagelink hub listening on ", found: found}
 	env := map[string]string{"STAGELINK_API_TOKEN": "demo-api"}
 	done := make(chan error, 1)
 	go func() {
@@ -44,7 +45,7 @@ func TestRunDemo(t *testing.T) {
 	}()
 	var hub string
 	select {
-	case hub = <-out.found:
+	case hub = <-found:
 	case err := <-done:
 		t.Fatalf("run returned early: %v", err)
 	case <-time.After(10 * time.Second):
