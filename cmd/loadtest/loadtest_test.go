@@ -1,0 +1,66 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRun runs the whole tool against a hub it builds and starts, with a few viewers for a few seconds.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a hub")
+	}
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-viewers", "20", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms", "-json"}
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var r report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if r.Connected != 20 {
+		t.Errorf("connected = %d, want 20", r.Connected)
+	}
+	if r.ClicksOK == 0 || r.ReachedDevice == 0 {
+		t.Errorf("clicks ok = %d, reached device = %d, want both above 0", r.ClicksOK, r.ReachedDevice)
+	}
+	if r.ViewersMissingFinal != 0 {
+		t.Errorf("viewers missing the final state = %d, want 0\n%s", r.ViewersMissingFinal, stdout.String())
+	}
+	if r.Broadcast.N == 0 {
+		t.Errorf("no broadcast latency measured\n%s", stdout.String())
+	}
+	// Every goroutine the run started ends (a few library timers may take a moment).
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got := runtime.NumGoroutine(); got > before {
+		buf := make([]byte, 1<<20)
+		t.Errorf("goroutines = %d after run, want at most %d\n%s", got, before, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestConfigRefusesOtherHosts(t *testing.T) {
+	for _, hub := range []string{"http://10.0.0.1:8080", "http://example.com", "https://127.0.0.1:8080", "127.0.0.1:8080"} {
+		t.Run(hub, func(t *testing.T) {
+			_, err := parseConfig([]string{"-hub", hub, "-bridge-token", "x"}, func(string) string { return "" }, &bytes.Buffer{})
+			if err == nil || !strings.Contains(err.Error(), "-hub") {
+				t.Errorf("parseConfig(-hub %s) = %v, want a -hub error", hub, err)
+			}
+		})
+	}
+	if _, err := parseConfig([]string{"-hub", "http://127.0.0.1:8080", "-bridge-token", "x"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
+		t.Errorf("parseConfig(loopback hub) = %v, want nil", err)
+	}
+}
