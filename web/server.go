@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zishang520/engine.io/v2/types"
+	"github.com/zishang520/socket.io-go-parser/v2/parser"
 	"github.com/zishang520/socket.io/v2/socket"
 
 	"github.com/stagelink/stagelink/lighting"
@@ -59,6 +60,7 @@ func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
 	opts.SetPingInterval(25 * time.Second)
 	opts.SetPingTimeout(20 * time.Second)
 	opts.SetServeClient(false)
+	opts.SetParser(strictParser{parser.NewParser()})
 	// engine.io v2.5.0 starts reading a new WebSocket before it listens for packets, so the first packet
 	// of a WebSocket-only client (its namespace CONNECT) can be lost; such a connection is closed when it
 	// joined no namespace in time, and the client reconnects. Shorter timeouts (5 s) closed connected
