@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 // TestRunDemo runs the hub in-process with no flags but the address: the demo devices come online, a
 // change reaches them, and cancelling the context shuts the hub down cleanly.
 func TestRunDemo(t *testing.T) {
+	baseline := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	found := make(chan string, 1)
@@ -80,6 +82,15 @@ func TestRunDemo(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("run did not return within 15 s of cancel")
+	}
+	http.DefaultClient.CloseIdleConnections()
+	deadline := time.Now().Add(10 * time.Second)
+	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > baseline {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after run returned, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
 	}
 }
 
