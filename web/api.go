@@ -15,7 +15,7 @@ import (
 const maxAPIBody = 4096
 
 func (s *Server) routes() {
-	eio := s.io.ServeHandler(nil)
+	eio := releaseOnHijack(s.io.ServeHandler(nil))
 	s.mux.Handle("GET /socket.io/", eio)
 	s.mux.Handle("POST /socket.io/", eio)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
