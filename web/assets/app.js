@@ -29,7 +29,7 @@
     queued: 'Waiting for your turn…',
     sending: 'Sending…',
     accepted: 'Sent — waiting for the light…',
-    applied: 'Applied ✓',
+    applied: 'Your change is on the light ✓',
     rate_limited: 'Easy there — you can change it again in',
     zone_offline: 'This light is offline right now.',
     paused: 'Paused by the streamer.',
