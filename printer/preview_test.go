@@ -47,15 +47,29 @@ func previewSample(t testing.TB) []byte {
 }
 
 func TestPreviewGolden(t *testing.T) {
+	comparePreview(t, previewSample(t), "sample.png")
+}
+
+// TestPreviewOfReceipt draws the golden tip receipt of the layouts, as the dashboard and the demo show it.
+func TestPreviewOfReceipt(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "escpos", "layout_tip_pln.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	comparePreview(t, data, "tip_pln.png")
+}
+
+func comparePreview(t *testing.T, data []byte, name string) {
+	t.Helper()
 	p, err := NewPreviewer()
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := p.Render(previewSample(t))
+	img, err := p.Render(data)
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "preview", "sample.png")
+	path := filepath.Join("testdata", "preview", name)
 	if *updatePreview {
 		var buf bytes.Buffer
 		png.Encode(&buf, img)
