@@ -1,0 +1,523 @@
+package printer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// RabbitQueueConfig configures the RabbitMQ queue.
+type RabbitQueueConfig struct {
+	// URL is the broker, amqp://user:password@host:5672/vhost. Logged with the password redacted.
+	URL string
+	// Prefix starts every name the queue declares: PREFIX.jobs (quorum queue), PREFIX.dead (dead letters),
+	// PREFIX.dlx (dead-letter exchange) and PREFIX.events (fanout exchange). Empty means "stagelink.print".
+	Prefix string
+	// MaxDeliveries is how many times a job is delivered before the broker dead-letters it
+	// (x-delivery-limit). Zero means DefaultMaxDeliveries.
+	MaxDeliveries int
+	// MaxPending is the queue's x-max-length; beyond it Publish returns ErrQueueFull. Zero means 100,000.
+	MaxPending int
+}
+
+// Validate checks the configuration and says how to fix it.
+func (c RabbitQueueConfig) Validate() error {
+	u, err := url.Parse(c.URL)
+	if err != nil || (u.Scheme != "amqp" && u.Scheme != "amqps") || u.Host == "" {
+		return fmt.Errorf("printer: -amqp %q is not a broker URL: want amqp://user:password@host:5672/", redactRabbitURL(c.URL))
+	}
+	if c.MaxDeliveries < 0 || c.MaxPending < 0 {
+		return errors.New("printer: rabbitmq queue limits must be zero (default) or positive")
+	}
+	return nil
+}
+
+// LogValue logs the configuration with the password redacted.
+func (c RabbitQueueConfig) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("url", redactRabbitURL(c.URL)), slog.String("prefix", c.Prefix))
+}
+
+// redactRabbitURL hides the password in a broker URL.
+func redactRabbitURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	return u.Redacted()
+}
+
+// RabbitQueue is the Queue on RabbitMQ: a durable quorum queue with persistent messages, publisher
+// confirms, manual acks with prefetch 1, a delivery limit and a dead-letter queue, and a fanout exchange
+// for events. Run keeps the connection up, reconnecting with backoff and jitter; while it is down,
+// Publish and Next wait (bounded by their context). A publish whose confirm is lost with the connection is
+// sent again on the next one (so the broker may hold it twice; consumers dedupe by job id).
+type RabbitQueue struct {
+	cfg   RabbitQueueConfig
+	log   *slog.Logger
+	names rabbitQueueNames
+
+	events queueEventHub
+
+	mu        sync.Mutex
+	sess      *rabbitSession // nil while disconnected
+	ready     chan struct{}  // closed when sess is set
+	stopped   bool
+	connected atomic.Int64 // sessions so far, for tests and logs
+}
+
+var _ Queue = (*RabbitQueue)(nil)
+
+// rabbitQueueNames are the broker objects of one queue.
+type rabbitQueueNames struct {
+	jobs, dead, dlx, events string
+}
+
+// rabbitSession is one connection and its channels.
+type rabbitSession struct {
+	conn *amqp.Connection
+	pub  *amqp.Channel // confirm mode, shared by all publishers
+	done chan struct{} // closed when the session ends
+
+	consMu     sync.Mutex
+	deliveries <-chan amqp.Delivery // nil until the first Next
+}
+
+// NewRabbitQueue checks cfg; it opens no connection: call Run.
+func NewRabbitQueue(cfg RabbitQueueConfig, log *slog.Logger) (*RabbitQueue, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Prefix == "" {
+		cfg.Prefix = "stagelink.print"
+	}
+	if cfg.MaxDeliveries == 0 {
+		cfg.MaxDeliveries = DefaultMaxDeliveries
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 100000
+	}
+	return &RabbitQueue{
+		cfg: cfg,
+		log: log.With("component", "printer-queue", "queue", "rabbitmq", "broker", redactRabbitURL(cfg.URL)),
+		names: rabbitQueueNames{
+			jobs:   cfg.Prefix + ".jobs",
+			dead:   cfg.Prefix + ".dead",
+			dlx:    cfg.Prefix + ".dlx",
+			events: cfg.Prefix + ".events",
+		},
+		ready: make(chan struct{}),
+	}, nil
+}
+
+// Run connects, declares the queues and keeps reconnecting (exponential backoff up to 30 s with jitter)
+// until ctx is done. Then it closes the connection, so unacked deliveries go back to the queue, ends
+// event subscriptions, and returns nil. A RabbitQueue runs once.
+func (q *RabbitQueue) Run(ctx context.Context) error {
+	defer func() {
+		q.mu.Lock()
+		q.stopped = true
+		close(q.ready) // wake waiters: they see stopped
+		q.mu.Unlock()
+		q.events.close()
+	}()
+	const minBackoff, maxBackoff = 100 * time.Millisecond, 30 * time.Second
+	backoff := minBackoff
+	for {
+		start := time.Now()
+		err := q.runSession(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if time.Since(start) > maxBackoff {
+			backoff = minBackoff
+		}
+		wait := backoff/2 + rand.N(backoff/2+1) // jitter: [backoff/2, backoff]
+		q.log.Warn("broker connection lost, reconnecting", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
+
+// runSession runs one connection until it drops or ctx is done.
+func (q *RabbitQueue) runSession(ctx context.Context) error {
+	conn, err := amqp.DialConfig(q.cfg.URL, amqp.Config{
+		Heartbeat:  5 * time.Second,
+		Dial:       amqp.DefaultDial(10 * time.Second),
+		Properties: amqp.Table{"connection_name": "stagelink printer queue " + q.cfg.Prefix},
+	})
+	if err != nil {
+		return fmt.Errorf("printer: connect to broker: %v", err)
+	}
+	defer conn.Close()
+	connClosed := conn.NotifyClose(make(chan *amqp.Error, 1))
+
+	eventDeliveries, err := q.declare(conn)
+	if err != nil {
+		return err
+	}
+	pub, err := conn.Channel()
+	if err == nil {
+		err = pub.Confirm(false)
+	}
+	if err != nil {
+		return fmt.Errorf("printer: open publish channel: %v", err)
+	}
+	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
+
+	sess := &rabbitSession{conn: conn, pub: pub, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { // owned by this session: ends when the connection closes
+		for d := range eventDeliveries {
+			var ev Event
+			if err := json.Unmarshal(d.Body, &ev); err != nil {
+				q.log.Warn("ignoring bad event", "err", err)
+				continue
+			}
+			q.events.publish(ev)
+		}
+	})
+	defer wg.Wait()
+	defer conn.Close() // runs before wg.Wait: ends the event loop
+
+	q.mu.Lock()
+	q.sess = sess
+	close(q.ready)
+	q.mu.Unlock()
+	n := q.connected.Add(1)
+	q.log.Info("connected to broker", "session", n)
+	defer func() {
+		q.mu.Lock()
+		q.sess = nil
+		if !q.stopped {
+			q.ready = make(chan struct{})
+		}
+		q.mu.Unlock()
+		close(sess.done)
+	}()
+
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case e := <-connClosed:
+		return fmt.Errorf("printer: broker connection closed: %v", e)
+	case e := <-pubClosed:
+		return fmt.Errorf("printer: publish channel closed: %v", e)
+	}
+}
+
+// declare creates the exchanges and queues (idempotent) and subscribes to events.
+func (q *RabbitQueue) declare(conn *amqp.Connection) (<-chan amqp.Delivery, error) {
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("printer: open channel: %v", err)
+	}
+	fail := func(what string, err error) (<-chan amqp.Delivery, error) {
+		return nil, fmt.Errorf("printer: declare %s: %v", what, err)
+	}
+	if err := ch.ExchangeDeclare(q.names.dlx, amqp.ExchangeDirect, true, false, false, false, nil); err != nil {
+		return fail(q.names.dlx, err)
+	}
+	if _, err := ch.QueueDeclare(q.names.dead, true, false, false, false, amqp.Table{"x-queue-type": "quorum"}); err != nil {
+		return fail(q.names.dead, err)
+	}
+	if err := ch.QueueBind(q.names.dead, q.names.dead, q.names.dlx, false, nil); err != nil {
+		return fail(q.names.dead, err)
+	}
+	if _, err := ch.QueueDeclare(q.names.jobs, true, false, false, false, amqp.Table{
+		"x-queue-type":              "quorum",
+		"x-delivery-limit":          int64(q.cfg.MaxDeliveries - 1), // redeliveries allowed after the first
+		"x-dead-letter-exchange":    q.names.dlx,
+		"x-dead-letter-routing-key": q.names.dead,
+		"x-dead-letter-strategy":    "at-least-once",
+		"x-overflow":                "reject-publish",
+		"x-max-length":              int64(q.cfg.MaxPending),
+	}); err != nil {
+		return fail(q.names.jobs, err)
+	}
+	if err := ch.ExchangeDeclare(q.names.events, amqp.ExchangeFanout, true, false, false, false, nil); err != nil {
+		return fail(q.names.events, err)
+	}
+	evq, err := ch.QueueDeclare("", false, true, true, false, nil)
+	if err != nil {
+		return fail("event queue", err)
+	}
+	if err := ch.QueueBind(evq.Name, "", q.names.events, false, nil); err != nil {
+		return fail("event queue", err)
+	}
+	return ch.Consume(evq.Name, "", true, true, false, false, nil)
+}
+
+// session waits for a connection.
+func (q *RabbitQueue) session(ctx context.Context) (*rabbitSession, error) {
+	for {
+		q.mu.Lock()
+		sess, ready, stopped := q.sess, q.ready, q.stopped
+		q.mu.Unlock()
+		if stopped {
+			return nil, ErrQueueClosed
+		}
+		if sess != nil {
+			return sess, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("printer: waiting for the broker: %w", ctx.Err())
+		case <-ready:
+		}
+	}
+}
+
+// publishConfirmed publishes msg and waits for the broker's confirm, publishing again on the next
+// connection if the confirm is lost with this one.
+func (q *RabbitQueue) publishConfirmed(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
+	for {
+		sess, err := q.session(ctx)
+		if err != nil {
+			return err
+		}
+		dc, err := sess.pub.PublishWithDeferredConfirmWithContext(ctx, exchange, key, false, false, msg)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			// A failed write means the connection is broken even if the client has not noticed yet:
+			// drop it and publish again on the next one.
+			q.log.Warn("publish failed, reconnecting", "err", err)
+			sess.conn.Close()
+			q.waitSessionEnd(ctx, sess)
+			continue
+		}
+		select {
+		case <-dc.Done():
+			if dc.Acked() {
+				return nil
+			}
+			if !sess.pub.IsClosed() {
+				return fmt.Errorf("%w: the broker refused it (queue at its limit of %d or a broker alarm)", ErrQueueFull, q.cfg.MaxPending)
+			}
+			q.waitSessionEnd(ctx, sess)
+		case <-sess.done:
+		case <-ctx.Done():
+			return fmt.Errorf("not confirmed by the broker, it may or may not be queued: %w", ctx.Err())
+		}
+	}
+}
+
+// waitSessionEnd waits until sess is replaced, so that a retry does not spin on a dead channel.
+func (q *RabbitQueue) waitSessionEnd(ctx context.Context, sess *rabbitSession) {
+	select {
+	case <-sess.done:
+	case <-ctx.Done():
+	}
+}
+
+// Publish implements Queue: it returns nil once the broker confirmed the persistent message.
+func (q *RabbitQueue) Publish(ctx context.Context, job Job) error {
+	body, err := encodeQueueJob(job)
+	if err != nil {
+		return err
+	}
+	err = q.publishConfirmed(ctx, "", q.names.jobs, amqp.Publishing{
+		DeliveryMode: amqp.Persistent,
+		ContentType:  "application/json",
+		MessageId:    job.ID,
+		Timestamp:    time.Now(),
+		Body:         body,
+	})
+	if err != nil {
+		return fmt.Errorf("printer: publish job %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// consumer starts this session's consumer on the first Next.
+func (q *RabbitQueue) consumer(sess *rabbitSession) (<-chan amqp.Delivery, error) {
+	sess.consMu.Lock()
+	defer sess.consMu.Unlock()
+	if sess.deliveries != nil {
+		return sess.deliveries, nil
+	}
+	ch, err := sess.conn.Channel()
+	if err != nil {
+		return nil, err
+	}
+	if err := ch.Qos(1, 0, false); err != nil {
+		return nil, err
+	}
+	d, err := ch.Consume(q.names.jobs, "", false, false, false, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	sess.deliveries = d
+	return d, nil
+}
+
+// Next implements Queue. The first call starts a consumer with prefetch 1; it resumes by itself on
+// every new connection.
+func (q *RabbitQueue) Next(ctx context.Context) (*Delivery, error) {
+	for {
+		sess, err := q.session(ctx)
+		if err != nil {
+			return nil, err
+		}
+		deliveries, err := q.consumer(sess)
+		if err != nil {
+			q.log.Warn("cannot start consumer", "err", err)
+			q.waitSessionEnd(ctx, sess)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case d, ok := <-deliveries:
+			if !ok {
+				q.waitSessionEnd(ctx, sess)
+				continue
+			}
+			if del := q.delivery(ctx, sess, d); del != nil {
+				return del, nil
+			}
+		}
+	}
+}
+
+// delivery wraps an AMQP delivery; an undecodable job goes to the dead letters and nil is returned.
+func (q *RabbitQueue) delivery(ctx context.Context, sess *rabbitSession, d amqp.Delivery) *Delivery {
+	attempt := 1
+	switch n := d.Headers["x-delivery-count"].(type) {
+	case int64:
+		attempt += int(n)
+	case int32:
+		attempt += int(n)
+	case int:
+		attempt += n
+	}
+	var settled atomic.Bool
+	job, jobErr := decodeQueueJob(d.Body)
+	del := &Delivery{Job: job, Attempt: attempt}
+	del.settle = func(ctx context.Context, op settleOp, reason string) error {
+		if !settled.CompareAndSwap(false, true) {
+			return ErrAlreadySettled
+		}
+		var err error
+		switch op {
+		case settleAck:
+			err = d.Ack(false)
+		case settleRetry:
+			q.log.Info("job retried", "job", d.MessageId, "attempt", attempt, "reason", reason)
+			err = d.Nack(false, true)
+		case settleFail:
+			q.log.Warn("job failed", "job", d.MessageId, "attempt", attempt, "reason", reason)
+			err = q.publishConfirmed(ctx, q.names.dlx, q.names.dead, amqp.Publishing{
+				DeliveryMode: amqp.Persistent,
+				ContentType:  "application/json",
+				MessageId:    d.MessageId,
+				Timestamp:    time.Now(),
+				Headers:      amqp.Table{"x-stagelink-reason": clipQueueReason(reason), "x-stagelink-attempts": int64(attempt)},
+				Body:         d.Body,
+			})
+			if err != nil {
+				settled.Store(false)
+				return fmt.Errorf("printer: dead-letter job %s: %w", d.MessageId, err)
+			}
+			err = d.Ack(false)
+		}
+		if err != nil {
+			select {
+			case <-sess.done:
+				return fmt.Errorf("%w: job %s", ErrDeliveryLost, d.MessageId)
+			default:
+			}
+			if !errors.Is(err, amqp.ErrClosed) {
+				// The write failed on a broken connection: drop it so the broker surely redelivers.
+				q.log.Warn("settling a delivery failed, reconnecting", "job", d.MessageId, "err", err)
+				sess.conn.Close()
+			}
+			return fmt.Errorf("%w: job %s", ErrDeliveryLost, d.MessageId)
+		}
+		return nil
+	}
+	if jobErr != nil {
+		q.log.Error("undecodable job, moving it to the dead letters", "message", d.MessageId, "err", jobErr)
+		if err := del.Fail(ctx, "undecodable job: "+jobErr.Error()); err != nil {
+			q.log.Error("cannot dead-letter undecodable job", "err", err)
+		}
+		return nil
+	}
+	return del
+}
+
+// DeadLetters implements Queue: it reads the dead-letter queue and puts the messages back.
+func (q *RabbitQueue) DeadLetters(ctx context.Context, max int) ([]DeadLetter, error) {
+	sess, err := q.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, err := sess.conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("printer: dead letters: %v", err)
+	}
+	defer ch.Close() // returns every message got here to the queue
+	var out []DeadLetter
+	for len(out) < max && ctx.Err() == nil {
+		d, ok, err := ch.Get(q.names.dead, false)
+		if err != nil {
+			return nil, fmt.Errorf("printer: dead letters: %v", err)
+		}
+		if !ok {
+			break
+		}
+		job, _ := decodeQueueJob(d.Body) // an undecodable job still shows its reason
+		reason, _ := d.Headers["x-stagelink-reason"].(string)
+		if reason == "" {
+			if r, _ := d.Headers["x-first-death-reason"].(string); r == "delivery_limit" {
+				reason = fmt.Sprintf("delivery limit reached: delivered %d times", q.cfg.MaxDeliveries)
+			} else {
+				reason = "dead-lettered by the broker: " + r
+			}
+		}
+		out = append(out, DeadLetter{Job: job, Reason: reason})
+	}
+	return out, ctx.Err()
+}
+
+// PublishEvent implements Queue: it publishes to the events fanout exchange and waits for the confirm.
+func (q *RabbitQueue) PublishEvent(ctx context.Context, ev Event) error {
+	if err := validateQueueEvent(ev); err != nil {
+		return err
+	}
+	ev.Reason = clipQueueReason(ev.Reason)
+	body, err := json.Marshal(ev)
+	if err != nil {
+		return err
+	}
+	if err := q.publishConfirmed(ctx, q.names.events, "", amqp.Publishing{ContentType: "application/json", Body: body}); err != nil {
+		return fmt.Errorf("printer: publish event for job %s: %w", ev.JobID, err)
+	}
+	return nil
+}
+
+// Events implements Queue. It waits for a connection so that events published after it returns arrive;
+// events published while the connection is down are missed.
+func (q *RabbitQueue) Events(ctx context.Context) (<-chan Event, error) {
+	if _, err := q.session(ctx); err != nil {
+		return nil, err
+	}
+	return q.events.subscribe(ctx)
+}
