@@ -1,0 +1,200 @@
+package printer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recordingSink is a printer that keeps what it printed and can be made to fail.
+type recordingSink struct {
+	mu       sync.Mutex
+	prints   [][]byte
+	fail     error
+	failures int // how many more Prints fail with fail
+	printed  chan struct{}
+}
+
+func (s *recordingSink) Print(_ context.Context, data []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures > 0 {
+		s.failures--
+		return s.fail
+	}
+	s.prints = append(s.prints, data)
+	select {
+	case s.printed <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (s *recordingSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.prints)
+}
+
+type agentFixture struct {
+	queue   *DiskQueue
+	sink    *recordingSink
+	printed *PrintedLog
+	events  <-chan Event
+	dir     string
+}
+
+func newAgentFixture(t *testing.T) *agentFixture {
+	t.Helper()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	q, err := OpenDiskQueue(DiskQueueConfig{Dir: filepath.Join(dir, "queue"), MaxDeliveries: 3}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { q.Close() })
+	pl, err := OpenPrintedLog(filepath.Join(dir, "printed.log"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pl.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	events, err := q.Events(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &agentFixture{queue: q, sink: &recordingSink{printed: make(chan struct{}, 1)}, printed: pl, events: events, dir: dir}
+}
+
+// run runs an agent until stop is called.
+func (f *agentFixture) run(t *testing.T) (stop func()) {
+	t.Helper()
+	a := NewAgent(f.queue, f.sink, f.printed, LayoutConfig{Header: "test"}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a.RetryDelay = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { a.Run(ctx); close(done) }()
+	return func() { cancel(); <-done }
+}
+
+func (f *agentFixture) waitEvent(t *testing.T) Event {
+	t.Helper()
+	select {
+	case ev := <-f.events:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event")
+		return Event{}
+	}
+}
+
+func TestAgentPrintsOnceAndReports(t *testing.T) {
+	f := newAgentFixture(t)
+	job := Job{ID: "web:1", Source: SourceWeb, Author: "Ola", Text: "cześć", CreatedAt: time.Unix(0, 0)}
+	ctx := context.Background()
+	if err := f.queue.Publish(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	stop := f.run(t)
+	defer stop()
+	if ev := f.waitEvent(t); ev.JobID != job.ID || ev.Kind != EventPrinted {
+		t.Fatalf("event = %+v, want printed %s", ev, job.ID)
+	}
+	want, _ := Render(job, LayoutConfig{Header: "test"})
+	f.sink.mu.Lock()
+	got := f.sink.prints
+	f.sink.mu.Unlock()
+	if len(got) != 1 || !bytes.Equal(got[0], want) {
+		t.Fatalf("printed %d receipts, want the rendered job once", len(got))
+	}
+
+	// The source retries: the same id is queued again, and is acknowledged without printing.
+	if err := f.queue.Publish(ctx, job); err != nil {
+		t.Fatal(err)
+	}
+	second := Job{ID: "web:2", Source: SourceWeb, Text: "druga"}
+	f.queue.Publish(ctx, second)
+	if ev := f.waitEvent(t); ev.JobID != second.ID {
+		t.Fatalf("event = %+v, want printed %s (the repeat of %s is not printed)", ev, second.ID, job.ID)
+	}
+	if n := f.sink.count(); n != 2 {
+		t.Errorf("%d receipts printed, want 2", n)
+	}
+}
+
+func TestAgentRecordSurvivesRestart(t *testing.T) {
+	f := newAgentFixture(t)
+	if err := f.printed.Add("tip:7"); err != nil {
+		t.Fatal(err)
+	}
+	f.printed.Close()
+	again, err := OpenPrintedLog(filepath.Join(f.dir, "printed.log"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if !again.Has("tip:7") || again.Has("tip:8") {
+		t.Error("the reopened record does not match what was added")
+	}
+}
+
+func TestAgentFailsUnprintableJobs(t *testing.T) {
+	f := newAgentFixture(t)
+	bad := Job{ID: "tip:9", Source: SourceTip, Amount: -5, Currency: "PLN"}
+	f.queue.Publish(context.Background(), bad)
+	stop := f.run(t)
+	defer stop()
+	if ev := f.waitEvent(t); ev.Kind != EventFailed || ev.Reason == "" {
+		t.Fatalf("event = %+v, want failed with a reason", ev)
+	}
+	dead, err := f.queue.DeadLetters(context.Background(), 10)
+	if err != nil || len(dead) != 1 || dead[0].Job.ID != bad.ID {
+		t.Fatalf("dead letters = %+v, %v; want the bad job", dead, err)
+	}
+}
+
+func TestAgentRetriesWhenThePrinterFails(t *testing.T) {
+	f := newAgentFixture(t)
+	f.sink.fail, f.sink.failures = errors.New("serial device gone"), 2
+	job := Job{ID: "discord:5", Source: SourceDiscord, Author: "a", Text: "b"}
+	f.queue.Publish(context.Background(), job)
+	stop := f.run(t)
+	defer stop()
+	if ev := f.waitEvent(t); ev.Kind != EventPrinted || ev.JobID != job.ID {
+		t.Fatalf("event = %+v, want printed after the printer recovered", ev)
+	}
+}
+
+func TestPrintedLogForgetsOldest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "printed.log")
+	l, err := OpenPrintedLog(path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8"} {
+		if err := l.Add(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.Close()
+	l, err = OpenPrintedLog(path, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for id, want := range map[string]bool{"a5": false, "a6": true, "a8": true} {
+		if l.Has(id) != want {
+			t.Errorf("Has(%s) = %v, want %v", id, !want, want)
+		}
+	}
+	if err := l.Add("bad id with spaces"); err == nil {
+		t.Error("Add accepted an invalid id")
+	}
+}
