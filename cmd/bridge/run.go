@@ -23,13 +23,7 @@ func loadConfig(args []string, getenv func(string) string, stderr io.Writer) (br
 	fs.Var(&token, "token", "bridge token, overrides the file's token (prefer STAGELINK_BRIDGE_TOKEN)")
 	name := fs.String("name", "", "bridge name, overrides the file's name")
 	level := fs.String("log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return bridge.Config{}, "", err
-	}
-	if fs.NArg() > 0 {
-		return bridge.Config{}, "", fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := cli.EnvFallback(fs, "STAGELINK_BRIDGE_", getenv); err != nil {
+	if err := cli.Parse(fs, args, "STAGELINK_BRIDGE_", getenv); err != nil {
 		return bridge.Config{}, "", err
 	}
 	f, err := os.Open(*path)

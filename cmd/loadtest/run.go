@@ -63,13 +63,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.hubLogLevel, "hub-log-level", "warn", "log level of the hub this tool starts")
 	fs.BoolVar(&c.hubVerbose, "hub-stderr", false, "copy the started hub's log to stderr")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := cli.EnvFallback(fs, "STAGELINK_LOADTEST_", getenv); err != nil {
+	if err := cli.Parse(fs, args, "STAGELINK_LOADTEST_", getenv); err != nil {
 		return c, err
 	}
 	return c, c.validate()

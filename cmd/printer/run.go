@@ -42,13 +42,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.header, "header", "", "text at the top of every receipt")
 	fs.StringVar(&c.footer, "footer", "", "text at the bottom of every receipt")
 	fs.StringVar(&c.level, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := cli.EnvFallback(fs, "STAGELINK_PRINTER_", getenv); err != nil {
+	if err := cli.Parse(fs, args, "STAGELINK_PRINTER_", getenv); err != nil {
 		return c, err
 	}
 	if c.preview == "" && (c.serial == "") == (c.out == "") {

@@ -10,6 +10,18 @@ import (
 	"strings"
 )
 
+// Parse parses args into fs, refuses positional arguments, and then fills unset flags from the
+// environment (see EnvFallback): the order every stagelink program reads its configuration in.
+func Parse(fs *flag.FlagSet, args []string, prefix string, getenv func(string) string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return EnvFallback(fs, prefix, getenv)
+}
+
 // EnvFallback sets every flag of fs that the command line left unset from the environment variable
 // prefix + the flag's name in upper case with dashes as underscores (-bridge-token → STAGELINK_BRIDGE_TOKEN
 // for prefix "STAGELINK_"). Call it after fs.Parse: flags win.
