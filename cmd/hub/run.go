@@ -52,13 +52,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Float64Var(&c.lights.ZoneRate.PerSecond, "zone-rate", c.lights.ZoneRate.PerSecond, "commands per second per zone")
 	fs.IntVar(&c.lights.ZoneRate.Burst, "zone-burst", c.lights.ZoneRate.Burst, "burst per zone")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return c, err
-	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-	if err := cli.EnvFallback(fs, "STAGELINK_", getenv); err != nil {
+	if err := cli.Parse(fs, args, "STAGELINK_", getenv); err != nil {
 		return c, err
 	}
 	c.lights.Paused = c.paused
@@ -136,7 +130,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	g, gctx := errgroup.WithContext(ctx)
 	if demo {
-		d := bridge.NewDemo(url, demoToken, log.With("component", "demo"))
+		d := bridge.NewDemo(url, demoToken, log.With("venue", "demo"))
 		srv.SetDemo(d)
 		g.Go(func() error { return d.Run(gctx) })
 		log.Info("demo: simulated WLED and ESPEasy devices driven by an in-process bridge")
