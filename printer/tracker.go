@@ -1,0 +1,196 @@
+package printer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// JobState is where a job stands, as far as the hub knows.
+type JobState string
+
+// The states of a job.
+const (
+	JobQueued  JobState = "queued"  // accepted into the queue, not printed yet
+	JobPrinted JobState = "printed" // on paper
+	JobFailed  JobState = "failed"  // in the dead letters; Reason says why
+)
+
+// JobStatus is what the hub knows about one job.
+type JobStatus struct {
+	ID        string    `json:"id"`
+	State     JobState  `json:"status"`
+	Reason    string    `json:"reason,omitempty"`
+	Source    Source    `json:"source,omitempty"`
+	CreatedAt time.Time `json:"createdAt,omitzero"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// DefaultTrackerSize is how many jobs a Tracker remembers.
+const DefaultTrackerSize = 10_000
+
+// Tracker submits jobs to the queue and follows them through the queue's events, so that the API, the bots
+// and the dashboard can tell a sender what became of a message. It remembers the last jobs it saw (the ones
+// it submitted and the ones it heard events about), up to a bound, in memory: after a restart it knows only
+// what happens from then on. Run must be running for states to move past queued.
+type Tracker struct {
+	queue Queue
+	log   *slog.Logger
+	max   int
+
+	mu    sync.Mutex
+	jobs  map[string]*trackedJob
+	order []trackedRef // jobs in the order stored, for eviction; compacted as it grows
+	head  int          // order[:head] are gone
+	seq   uint64
+}
+
+type trackedJob struct {
+	status JobStatus
+	job    Job
+	known  bool   // job holds the submitted job (not only an event about it)
+	seq    uint64 // when it was stored: tells a stale order entry from a job stored again
+}
+
+type trackedRef struct {
+	id  string
+	seq uint64
+}
+
+// NewTracker returns a tracker over q remembering up to max jobs (DefaultTrackerSize when max <= 0).
+func NewTracker(q Queue, max int, log *slog.Logger) *Tracker {
+	if max <= 0 {
+		max = DefaultTrackerSize
+	}
+	return &Tracker{queue: q, log: log.With("component", "print-tracker"), max: max, jobs: make(map[string]*trackedJob)}
+}
+
+// Submit validates job and publishes it durably. A job whose id the tracker already knows and that has not
+// failed is not published again: its current status is returned with duplicate set, so a source that
+// retries never prints twice. Errors wrap ErrBadJob or ErrBadJobID for bad input, ErrQueueFull when the
+// queue refuses new jobs, or the context's error when the queue could not take it in time.
+func (t *Tracker) Submit(ctx context.Context, job Job) (st JobStatus, duplicate bool, err error) {
+	if err := job.Validate(); err != nil {
+		return JobStatus{}, false, err
+	}
+	if _, err := Render(job, LayoutConfig{}); err != nil {
+		return JobStatus{}, false, err
+	}
+	t.mu.Lock()
+	if tj, ok := t.jobs[job.ID]; ok && tj.status.State != JobFailed {
+		st := tj.status
+		t.mu.Unlock()
+		return st, true, nil
+	}
+	// Recorded before publishing, so an event that beats Publish's return finds the job.
+	now := time.Now()
+	st = JobStatus{ID: job.ID, State: JobQueued, Source: job.Source, CreatedAt: job.CreatedAt, UpdatedAt: now}
+	t.putLocked(job.ID, &trackedJob{status: st, job: job, known: true})
+	t.mu.Unlock()
+
+	if err := t.queue.Publish(ctx, job); err != nil {
+		t.mu.Lock()
+		if tj, ok := t.jobs[job.ID]; ok && tj.status.State == JobQueued && tj.status.UpdatedAt.Equal(now) {
+			delete(t.jobs, job.ID)
+		}
+		t.mu.Unlock()
+		return JobStatus{}, false, fmt.Errorf("printer: queue job %s: %w", job.ID, err)
+	}
+	return st, false, nil
+}
+
+// Status returns what the tracker knows about the job with id.
+func (t *Tracker) Status(id string) (JobStatus, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tj, ok := t.jobs[id]
+	if !ok {
+		return JobStatus{}, false
+	}
+	return tj.status, true
+}
+
+// Job returns the job with id as it was submitted through this tracker.
+func (t *Tracker) Job(id string) (Job, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tj, ok := t.jobs[id]
+	if !ok || !tj.known {
+		return Job{}, false
+	}
+	return tj.job, true
+}
+
+// Run follows the queue's events until ctx ends. When the subscription ends early (the queue stopped) it
+// subscribes again after a pause.
+func (t *Tracker) Run(ctx context.Context) error {
+	for {
+		events, err := t.queue.Events(ctx)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			t.log.Warn("following print job events", "err", err)
+		}
+		if err == nil {
+			for ev := range events {
+				t.apply(ev)
+			}
+		}
+		if !sleepCtx(ctx, time.Second) {
+			return nil
+		}
+	}
+}
+
+// apply moves a job to the state an event reports.
+func (t *Tracker) apply(ev Event) {
+	state := JobPrinted
+	if ev.Kind == EventFailed {
+		state = JobFailed
+	}
+	at := ev.At
+	if at.IsZero() {
+		at = time.Now()
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tj, ok := t.jobs[ev.JobID]
+	if !ok {
+		tj = &trackedJob{status: JobStatus{ID: ev.JobID}}
+		t.putLocked(ev.JobID, tj)
+	}
+	if tj.status.State == JobPrinted && state == JobFailed {
+		return // a late failure of an earlier delivery does not unprint a job
+	}
+	tj.status.State, tj.status.Reason, tj.status.UpdatedAt = state, ev.Reason, at
+}
+
+// putLocked stores a job, forgetting the oldest ones beyond the bound.
+func (t *Tracker) putLocked(id string, tj *trackedJob) {
+	if old, ok := t.jobs[id]; ok {
+		tj.seq = old.seq
+	} else {
+		t.seq++
+		tj.seq = t.seq
+		t.order = append(t.order, trackedRef{id, tj.seq})
+	}
+	t.jobs[id] = tj
+	for len(t.jobs) > t.max && t.head < len(t.order) {
+		ref := t.order[t.head]
+		if old, ok := t.jobs[ref.id]; ok && old.seq == ref.seq {
+			delete(t.jobs, ref.id)
+		}
+		t.head++
+	}
+	// Entries of jobs dropped after a failed publish stay in order until here: keep it within 2×max.
+	if len(t.order)-t.head > 2*t.max || t.head > 1024 && t.head > len(t.order)/2 {
+		live := make([]trackedRef, 0, len(t.jobs))
+		for _, ref := range t.order[t.head:] {
+			if old, ok := t.jobs[ref.id]; ok && old.seq == ref.seq {
+				live = append(live, ref)
+			}
+		}
+		t.order, t.head = live, 0
+	}
+}
