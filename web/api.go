@@ -28,6 +28,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /api/v1/pause", s.apiPaused)
 	s.mux.HandleFunc("POST /api/v1/pause", s.requireToken(s.apiPause(true)))
 	s.mux.HandleFunc("POST /api/v1/resume", s.requireToken(s.apiPause(false)))
+	s.printRoutes()
 	s.mux.Handle("GET /", assetHandler())
 }
 
@@ -113,6 +114,9 @@ var statusOf = map[lighting.Code]int{
 	lighting.CodeRateLimited: http.StatusTooManyRequests,
 	lighting.CodePaused:      http.StatusLocked,
 	lighting.CodeInternal:    http.StatusInternalServerError,
+	codeNotFound:             http.StatusNotFound,
+	codeQueueFull:            http.StatusServiceUnavailable,
+	codeUnavailable:          http.StatusServiceUnavailable,
 }
 
 func writeError(w http.ResponseWriter, err error) {

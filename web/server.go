@@ -13,6 +13,7 @@ import (
 	"github.com/zishang520/socket.io/v2/socket"
 
 	"github.com/stagelink/stagelink/lighting"
+	"github.com/stagelink/stagelink/printer"
 )
 
 // Config is what the web layer needs from the hub's configuration.
@@ -21,6 +22,9 @@ type Config struct {
 	APIToken     string     // bearer token for /api/v1; empty disables the token-guarded endpoints
 	Stream       StreamInfo // told to viewers in `hello`
 	Checks       []Check    // dependencies /readyz reports
+
+	Print       PrintDesk            // print jobs for /api/v1/print; nil answers that printing is not set up
+	PrintLayout printer.LayoutConfig // header and footer of receipt pictures
 }
 
 // StreamInfo says where viewers find the video.
@@ -48,12 +52,20 @@ type Server struct {
 	mux     *http.ServeMux
 	viewers atomic.Int64
 	demo    DemoDevices
+	paper   DemoPrinter
 	closing atomic.Bool
+
+	previewer *printer.Previewer // nil if the fonts could not be loaded
 }
 
 // New returns a Server. It opens no socket: mount Handler and call Run.
 func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
 	s := &Server{cfg: cfg, lights: lights, log: log, mux: http.NewServeMux()}
+	if p, err := printer.NewPreviewer(); err != nil {
+		log.Error("receipt pictures unavailable", "err", err)
+	} else {
+		s.previewer = p
+	}
 
 	opts := socket.DefaultServerOptions()
 	opts.SetMaxHttpBufferSize(maxEventBytes)
@@ -90,6 +102,9 @@ func (s *Server) Run(ctx context.Context) error {
 	go s.countViewers(ctx)
 	if s.demo != nil {
 		go s.runDemo(ctx)
+	}
+	if s.paper != nil {
+		go s.runDemoPrinter(ctx)
 	}
 	return s.lights.Run(ctx, broadcaster{s})
 }

@@ -80,6 +80,9 @@ func (s *Server) onViewer(args ...any) {
 	if s.demo != nil {
 		sock.Emit("demo:devices", s.demo.Snapshot())
 	}
+	if s.paper != nil {
+		sock.Emit("demo:printer", s.demoPrinterMsg())
+	}
 }
 
 // setLight runs one light:set and returns its acknowledgement.

@@ -105,6 +105,9 @@
     video: $('#video'),
     venue: $('[data-testid="venue"]'),
     devices: $('[data-testid="venue-devices"]'),
+    paper: $('[data-testid="paper"]'),
+    roll: $('[data-testid="paper-roll"]'),
+    rollEmpty: $('[data-testid="paper-empty"]'),
     template: $('#zone-template'),
     nameBox: $('.name-box'),
     nameForm: $('[data-testid="name-form"]'),
@@ -635,6 +638,7 @@
       ui.viewers.parentElement.title = `${n} ${n === 1 ? 'person' : 'people'} watching now`;
     }
   });
+  socket.on('demo:printer', (msg) => renderPaper(Array.isArray(msg && msg.receipts) ? msg.receipts : []));
   socket.on('demo:devices', (msg) => {
     venueData = Array.isArray(msg && msg.devices) ? msg.devices : [];
     if (!venueFrame) venueFrame = requestAnimationFrame(renderVenue);
@@ -646,6 +650,50 @@
       if (ctl.result.until) renderCountdown(ctl);
     }
   }, TICK_MS);
+
+  // ---- the simulated printer (demo mode) ----
+
+  /** @type {Map<number, HTMLElement>} receipt seq → its figure */
+  const receipts = new Map();
+  let paperSeen = false;
+
+  function renderPaper(list) {
+    ui.paper.hidden = false;
+    const keep = new Set();
+    let prev = null;
+    for (const r of list) {
+      const seq = Number(r && r.seq);
+      if (!Number.isInteger(seq) || seq < 1 || keep.has(seq)) continue;
+      keep.add(seq);
+      let fig = receipts.get(seq);
+      if (!fig) {
+        fig = el('figure', 'receipt');
+        fig.dataset.testid = 'receipt';
+        fig.dataset.seq = String(seq);
+        if (paperSeen) fig.classList.add('is-new');
+        const img = el('img');
+        img.src = `/demo/printer/${seq}.png`;
+        img.alt = `Receipt ${seq}`;
+        img.loading = 'lazy';
+        const cap = el('figcaption');
+        const at = new Date(str(r.at));
+        cap.textContent = `#${seq}` + (Number.isNaN(at.getTime()) ? '' : ` · ${at.toLocaleTimeString()}`);
+        fig.append(img, cap);
+        receipts.set(seq, fig);
+      }
+      // Newest first, in the hub's order.
+      if (prev) prev.after(fig);
+      else ui.roll.prepend(fig);
+      prev = fig;
+    }
+    for (const [seq, fig] of receipts) {
+      if (keep.has(seq)) continue;
+      fig.remove();
+      receipts.delete(seq);
+    }
+    ui.rollEmpty.hidden = receipts.size > 0;
+    paperSeen = true;
+  }
 
   // ---- the simulated venue (demo mode) ----
 

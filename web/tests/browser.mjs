@@ -7,7 +7,7 @@
 //
 // Prints one JSON line to stdout and exits 0 on success; prints "browser.mjs: <why>" to
 // stderr (and a JSON line with ok:false to stdout) and exits 1 otherwise.
-import { chromium } from 'playwright-core';
+import { launch, fail as failWith } from './chromium.mjs';
 
 const env = process.env;
 const hubURL = env.HUB_URL;
@@ -20,11 +20,7 @@ function randomColor() {
   return '#' + Array.from({ length: 3 }, () => Math.floor(40 + Math.random() * 215).toString(16).padStart(2, '0')).join('');
 }
 
-const fail = (msg, extra = {}) => {
-  process.stdout.write(JSON.stringify({ ok: false, error: msg, ...extra }) + '\n');
-  process.stderr.write(`browser.mjs: ${msg}\n`);
-  process.exit(1);
-};
+const fail = (msg, extra = {}) => failWith('browser.mjs', msg, extra);
 
 if (!hubURL) fail('HUB_URL is not set (e.g. HUB_URL=http://127.0.0.1:8080)');
 if (!/^#[0-9a-f]{6}$/.test(color)) fail(`COLOR ${JSON.stringify(color)} is not #rrggbb`);
@@ -56,13 +52,7 @@ async function finish(err, out) {
 }
 
 try {
-  browser = await chromium.launch({
-    executablePath: env.CHROMIUM || '/usr/bin/chromium',
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-  });
+  browser = await launch(env);
   const context = await browser.newContext({
     viewport: { width: vw, height: vh },
     deviceScaleFactor: vw < 600 ? 2 : 1,
