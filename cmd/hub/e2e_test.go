@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stagelink/stagelink/bridge"
+	"github.com/stagelink/stagelink/printer"
 )
 
 // The end-to-end tests run the real hub and bridge binaries, built once, against simulated devices that
@@ -158,7 +159,8 @@ func (w logWriter) Write(b []byte) (int, error) {
 // startHub runs the hub binary and returns its URL.
 func startHub(t *testing.T, args ...string) (*process, string) {
 	t.Helper()
-	p, out := start(t, "hub", append([]string{"-demo=false"}, args...), "STAGELINK_BRIDGE_TOKEN=e2e-token", "STAGELINK_API_TOKEN=e2e-api")
+	args = append([]string{"-demo=false", "-data", t.TempDir()}, args...)
+	p, out := start(t, "hub", args, "STAGELINK_BRIDGE_TOKEN=e2e-token", "STAGELINK_API_TOKEN=e2e-api")
 	urls := make(chan string, 1)
 	go func() {
 		for out.Scan() {
@@ -486,4 +488,41 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("browser.mjs: %v", res)
 	}
 	eventually(t, "the device shows the colour picked in the browser", func() bool { return v.wledShows("#3366ff") })
+}
+
+// TestDemoPrinterInBrowser: in demo mode a print job sent through the API is printed by the simulated
+// printer (a real paced link to a fake TM-T88IV) and its receipt appears on the viewer page as a picture.
+func TestDemoPrinterInBrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: browser")
+	}
+	needNode(t)
+	_, err := os.Stat("/usr/bin/chromium")
+	need(t, "Debian's chromium", err == nil)
+	_, hub := startHub(t, "-addr", "127.0.0.1:0", "-demo=true", "-print-header", "stagelink e2e")
+
+	shot := filepath.Join(t.TempDir(), "receipt.png")
+	if dir := os.Getenv("STAGELINK_TEST_ARTIFACTS"); dir != "" {
+		shot = filepath.Join(dir, "receipt.png")
+	}
+	res := runNode(t, "receipt.mjs", "HUB_URL="+hub, "API_TOKEN=e2e-api", "SCREENSHOT="+shot)
+	if res["ok"] != true {
+		t.Fatalf("receipt.mjs: %v", res)
+	}
+	if w, _ := res["width"].(float64); w != 576 {
+		t.Errorf("receipt picture is %v dots wide, want 576 (80 mm paper at 180 dpi)", res["width"])
+	}
+	id, _ := res["id"].(string)
+	req, _ := http.NewRequest(http.MethodGet, hub+"/api/v1/print/"+id, nil)
+	req.Header.Set("Authorization", "Bearer e2e-api")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st printer.JobStatus
+	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.State != printer.JobPrinted {
+		t.Errorf("GET /api/v1/print/%s = %+v (%v), want status printed", id, st, err)
+	}
+	t.Logf("receipt on the page %v ms after the POST", res["ms"])
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/stagelink/stagelink/bridge"
 	"github.com/stagelink/stagelink/cmd/internal/cli"
 	"github.com/stagelink/stagelink/lighting"
+	"github.com/stagelink/stagelink/printer"
 	"github.com/stagelink/stagelink/web"
 )
 
@@ -32,6 +33,14 @@ type config struct {
 	paused      bool
 	logLevel    string
 	lights      lighting.Config
+
+	data        string
+	amqp        cli.Secret
+	amqpPrefix  string
+	printer     string
+	baud        int
+	printHeader string
+	printFooter string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -52,6 +61,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Float64Var(&c.lights.ZoneRate.PerSecond, "zone-rate", c.lights.ZoneRate.PerSecond, "commands per second per zone")
 	fs.IntVar(&c.lights.ZoneRate.Burst, "zone-burst", c.lights.ZoneRate.Burst, "burst per zone")
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.data, "data", "./data", "directory of the embedded stores: print queue, record of printed jobs")
+	fs.Var(&c.amqp, "amqp", "RabbitMQ URL (amqp://user:password@host:5672/) for print jobs; empty: the embedded queue in -data")
+	fs.StringVar(&c.amqpPrefix, "amqp-prefix", "stagelink.print", "prefix of the RabbitMQ queue and exchange names")
+	fs.StringVar(&c.printer, "printer", "", "serial device of a printer on this machine (/dev/ttyUSB0): runs the printer agent in-process")
+	fs.IntVar(&c.baud, "baud", printer.DefaultBaud, "speed of -printer (the printer's DIP switches)")
+	fs.StringVar(&c.printHeader, "print-header", "", "text at the top of every receipt")
+	fs.StringVar(&c.printFooter, "print-footer", "", "text at the bottom of every receipt")
 	if err := cli.Parse(fs, args, "STAGELINK_", getenv); err != nil {
 		return c, err
 	}
@@ -71,6 +87,19 @@ func (c config) validate() error {
 	}
 	if err := c.lights.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if c.data == "" {
+		errs = append(errs, errors.New("-data: want a directory for the embedded stores, for example ./data"))
+	}
+	if c.amqp != "" {
+		if err := (printer.RabbitQueueConfig{URL: string(c.amqp), Prefix: c.amqpPrefix}).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.printer != "" {
+		if c.baud <= 0 {
+			errs = append(errs, fmt.Errorf("-baud %d: want the printer's speed, for example %d", c.baud, printer.DefaultBaud))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -108,18 +137,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		log.Info("state in memory (no -redis)")
 	}
 
+	demo := cfg.demo.Or(cfg.bridgeToken == "")
+	prints, err := openPrinting(cfg, demo, log)
+	if err != nil {
+		return err
+	}
+	defer prints.close()
+	checks = append(checks, prints.check)
+
 	lights := lighting.NewService(cfg.lights, store, limiter, log.With("component", "lighting"))
-	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks}
+	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.tracker, PrintLayout: prints.layout}
 	if cfg.bridgeToken != "" {
 		wcfg.BridgeTokens = append(wcfg.BridgeTokens, string(cfg.bridgeToken))
 	}
-	demo := cfg.demo.Or(cfg.bridgeToken == "")
 	var demoToken string
 	if demo {
 		demoToken = rand.Text()
 		wcfg.BridgeTokens = append(wcfg.BridgeTokens, demoToken)
+		if wcfg.APIToken == "" {
+			// The demo's API (print jobs, lights) needs a token too: one for this run, told on stdout.
+			wcfg.APIToken = rand.Text()
+			fmt.Fprintf(stdout, "demo API token (for this run): %s\n", wcfg.APIToken)
+		}
 	}
 	srv := web.New(wcfg, lights, log.With("component", "web"))
+	if prints.demo != nil {
+		srv.SetDemoPrinter(prints.demo)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
@@ -149,6 +193,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	})
 	g.Go(func() error { return srv.Run(gctx) })
+	g.Go(func() error { return prints.run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")

@@ -43,7 +43,7 @@ func TestRunDemo(t *testing.T) {
 	env := map[string]string{"STAGELINK_API_TOKEN": "demo-api"}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, func(k string) string { return env[k] }, out, io.Discard)
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, func(k string) string { return env[k] }, out, io.Discard)
 	}()
 	var hub string
 	select {
@@ -73,6 +73,34 @@ func TestRunDemo(t *testing.T) {
 		}
 		return false
 	})
+
+	// A print job reaches the demo printer, whose receipt shows on the page.
+	req, _ = http.NewRequest(http.MethodPost, hub+"/api/v1/print", strings.NewReader(`{"id":"run-demo","author":"test","text":"cześć"}`))
+	req.Header.Set("Authorization", "Bearer demo-api")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("print: HTTP %d, want 202", resp.StatusCode)
+	}
+	eventually(t, "the demo printer printed the job", func() bool {
+		req, _ := http.NewRequest(http.MethodGet, hub+"/api/v1/print/api:run-demo", nil)
+		req.Header.Set("Authorization", "Bearer demo-api")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `"status":"printed"`)
+	})
+	if resp, err := http.Get(hub + "/demo/printer/1.png"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /demo/printer/1.png: %v %v, want 200", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	cancel()
 	select {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/stagelink/stagelink/printer"
+	"github.com/stagelink/stagelink/web"
+)
+
+// printing is the hub's side of printing: the queue, the tracker that answers the API, and, when a
+// printer is here (-printer, or the demo's simulated one), the printer agent.
+type printing struct {
+	log     *slog.Logger
+	queue   printer.Queue
+	tracker *printer.Tracker
+	check   web.Check
+	layout  printer.LayoutConfig
+	demo    *printer.DemoPrinter // the demo's printer, nil otherwise
+	agent   *printer.Agent       // nil when no printer is here
+	infra   []func(context.Context) error
+	closers []func() error
+}
+
+// openPrinting opens the queue (RabbitMQ with -amqp, else embedded in -data) and sets up the agent. It
+// starts nothing; run does.
+func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err error) {
+	p = &printing{log: log, layout: printer.LayoutConfig{Header: cfg.printHeader, Footer: cfg.printFooter}}
+	defer func() {
+		if err != nil {
+			p.close()
+		}
+	}()
+	if err := os.MkdirAll(cfg.data, 0o700); err != nil {
+		return nil, fmt.Errorf("-data: %w", err)
+	}
+	if cfg.amqp != "" {
+		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp), Prefix: cfg.amqpPrefix}, log)
+		if err != nil {
+			return nil, err
+		}
+		p.queue, p.check = q, web.Check{Name: "print-queue", Check: q.Check}
+		p.infra = append(p.infra, q.Run)
+	} else {
+		q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(cfg.data, "queue")}, log)
+		if err != nil {
+			return nil, err
+		}
+		p.queue, p.check = q, web.Check{Name: "print-queue", Check: q.Check}
+		p.closers = append(p.closers, q.Close)
+	}
+	p.tracker = printer.NewTracker(p.queue, 0, log)
+
+	var out interface {
+		Print(context.Context, []byte) error
+	}
+	switch {
+	case cfg.printer != "":
+		link, err := openSerialPrinter(cfg, log)
+		if err != nil {
+			return nil, err
+		}
+		out = link
+		p.infra = append(p.infra, link.Run)
+		log.Info("printer agent in-process", "serial", cfg.printer, "baud", cfg.baud)
+	case demo && cfg.amqp == "":
+		d, err := printer.NewDemoPrinter(log.With("venue", "demo"))
+		if err != nil {
+			return nil, err
+		}
+		out, p.demo = d, d
+		p.infra = append(p.infra, d.Run)
+		log.Info("demo: a simulated printer prints the jobs; its receipts appear on the page")
+	case cfg.amqp != "":
+		log.Info("print jobs go to RabbitMQ for a printer agent (cmd/printer)")
+	default:
+		log.Warn("no printer on this hub: print jobs wait in the embedded queue until it runs with -printer", "dir", cfg.data)
+	}
+	if out != nil {
+		printed, err := printer.OpenPrintedLog(filepath.Join(cfg.data, "printed.log"), 0)
+		if err != nil {
+			return nil, err
+		}
+		p.closers = append(p.closers, printed.Close)
+		p.agent = printer.NewAgent(p.queue, out, printed, p.layout, log.With("component", "printer-agent"))
+	}
+	return p, nil
+}
+
+// run runs the queue, the tracker and the agent until ctx ends. The agent finishes the job in hand first,
+// and the queue and the printer stay up until it has.
+func (p *printing) run(ctx context.Context) error {
+	infra, stopInfra := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopInfra()
+	g, gctx := errgroup.WithContext(infra)
+	for _, run := range p.infra {
+		g.Go(func() error { return run(gctx) })
+	}
+	// The agent and the tracker stop with ctx, or when a part they need failed.
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(gctx, cancel)
+	defer stop()
+	g.Go(func() error { return p.tracker.Run(actx) })
+	g.Go(func() error {
+		defer stopInfra()
+		if p.agent == nil {
+			<-actx.Done()
+			return nil
+		}
+		return p.agent.Run(actx)
+	})
+	return g.Wait()
+}
+
+// close releases the embedded queue and the record of printed jobs; call it after run returned.
+func (p *printing) close() error {
+	var errs []error
+	for i := len(p.closers) - 1; i >= 0; i-- {
+		errs = append(errs, p.closers[i]())
+	}
+	return errors.Join(errs...)
+}
+
+// openSerialPrinter opens the printer of -printer. TODO(merge): printer.NewSerialPrinter.
+func openSerialPrinter(cfg config, log *slog.Logger) (*printer.Link, error) {
+	port, err := printer.OpenSerial(cfg.printer, cfg.baud)
+	if err != nil {
+		return nil, fmt.Errorf("-printer %s: %w", cfg.printer, err)
+	}
+	return printer.NewLink(port, printer.LinkConfig{}, log, func(s printer.Status) { log.Info("printer status", "status", s.String()) })
+}
