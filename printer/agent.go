@@ -2,9 +2,13 @@ package printer
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 )
+
+// settleTimeout bounds acknowledging a job, failing it or reporting its outcome once it has printed or failed.
+const settleTimeout = 30 * time.Second
 
 // sink is where receipts go: the serial Link, or a file for people without a printer.
 type sink interface {
@@ -78,8 +82,7 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 		return false
 	}
 	if err := a.out.Print(ctx, data); err != nil {
-		log.Warn("printing failed; the job goes back to the queue", "err", err)
-		a.settle(log, d.Retry(context.WithoutCancel(ctx), err.Error()))
+		a.printFailed(ctx, log, d, err)
 		return true
 	}
 	if err := a.printed.Add(job.ID); err != nil {
@@ -90,6 +93,23 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 	a.event(ctx, log, Event{JobID: job.ID, Kind: EventPrinted})
 	log.Info("printed", "bytes", len(data))
 	return false
+}
+
+// printFailed puts the job back in the queue, or on its last allowed attempt fails it and tells the hub:
+// the queue would dead-letter a job retried then without telling anyone.
+func (a *Agent) printFailed(ctx context.Context, log *slog.Logger, d *Delivery, err error) {
+	// The job's context may be what ended the print: settle on a fresh one.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
+	defer cancel()
+	if d.MaxAttempts > 0 && d.Attempt >= d.MaxAttempts {
+		reason := fmt.Sprintf("printer failed %d times: %v", d.Attempt, err)
+		log.Warn("printing failed on the last attempt; the job goes to the dead letters", "err", err)
+		a.settle(log, d.Fail(sctx, reason))
+		a.event(sctx, log, Event{JobID: d.Job.ID, Kind: EventFailed, Reason: reason})
+		return
+	}
+	log.Warn("printing failed; the job goes back to the queue", "err", err)
+	a.settle(log, d.Retry(sctx, err.Error()))
 }
 
 func (a *Agent) settle(log *slog.Logger, err error) {

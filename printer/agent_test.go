@@ -172,6 +172,37 @@ func TestAgentRetriesWhenThePrinterFails(t *testing.T) {
 	}
 }
 
+// TestAgentFailsAtTheDeliveryLimit: a printer that keeps failing uses up the job's deliveries; the last
+// one fails the job with the printer's error, into the dead letters and as an event.
+func TestAgentFailsAtTheDeliveryLimit(t *testing.T) {
+	f := newAgentFixture(t)
+	f.sink.fail, f.sink.failures = errors.New("serial device gone"), 1000
+	job := Job{ID: "discord:6", Source: SourceDiscord, Author: "a", Text: "b"}
+	if err := f.queue.Publish(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	stop := f.run(t)
+	defer stop()
+	ev := f.waitEvent(t)
+	wantReason := "printer failed 3 times: serial device gone"
+	if ev.JobID != job.ID || ev.Kind != EventFailed || ev.Reason != wantReason {
+		t.Fatalf("got event %+v, want failed %s with reason %q", ev, job.ID, wantReason)
+	}
+	dead, err := f.queue.DeadLetters(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 1 || dead[0].Job.ID != job.ID || dead[0].Reason != wantReason {
+		t.Fatalf("got dead letters %+v, want %s with reason %q", dead, job.ID, wantReason)
+	}
+	f.sink.mu.Lock()
+	left := f.sink.failures
+	f.sink.mu.Unlock()
+	if tries := 1000 - left; tries != 3 {
+		t.Errorf("got %d print attempts, want 3 (MaxDeliveries)", tries)
+	}
+}
+
 func TestPrintedLogForgetsOldest(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "printed.log")
 	l, err := OpenPrintedLog(path, 3)

@@ -37,6 +37,10 @@ type Delivery struct {
 	// Attempt counts deliveries of this job, starting at 1. It can exceed 1 without a Retry after a
 	// consumer crash or a dropped connection.
 	Attempt int
+	// MaxAttempts is the queue's delivery limit (its MaxDeliveries): a job retried on attempt MaxAttempts
+	// goes to the dead letters without a word to anyone, so a consumer that gives up should Fail it with
+	// its own reason instead. Zero means unknown.
+	MaxAttempts int
 
 	settle func(ctx context.Context, op settleOp, reason string) error
 }
@@ -53,8 +57,9 @@ const (
 // Ack removes the job from the queue: call it only after the job is printed.
 func (d *Delivery) Ack(ctx context.Context) error { return d.settle(ctx, settleAck, "") }
 
-// Retry puts the job back to be delivered again; the reason is logged. A job delivered more than the
-// queue's delivery limit goes to the dead letters instead.
+// Retry puts the job back to be delivered again; the reason is logged. A job retried on its last attempt
+// (Attempt == MaxAttempts) goes to the dead letters instead, with a reason that only says the limit was
+// reached.
 func (d *Delivery) Retry(ctx context.Context, reason string) error {
 	return d.settle(ctx, settleRetry, reason)
 }

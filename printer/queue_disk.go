@@ -374,7 +374,7 @@ func (q *DiskQueue) deliver(entry diskQueueEntry) (*Delivery, error) {
 		return nil, q.bury(name, entry, body, reason)
 	}
 	var settled atomic.Bool
-	d := &Delivery{Job: job, Attempt: entry.attempts}
+	d := &Delivery{Job: job, Attempt: entry.attempts, MaxAttempts: q.cfg.MaxDeliveries}
 	d.settle = func(ctx context.Context, op settleOp, reason string) error {
 		if !settled.CompareAndSwap(false, true) {
 			return ErrAlreadySettled

@@ -236,9 +236,18 @@ func (q *RabbitQueue) declare(conn *amqp.Connection) (<-chan amqp.Delivery, erro
 	if err := ch.QueueBind(q.names.dead, q.names.dead, q.names.dlx, false, nil); err != nil {
 		return fail(q.names.dead, err)
 	}
+	// x-delivery-limit counts returns, not deliveries: the broker dead-letters a message returned more than
+	// that many times, so MaxDeliveries-1 allows MaxDeliveries deliveries, and the x-delivery-count header
+	// (returns so far) makes Attempt. It is set explicitly because the default differs by version: none on
+	// 3.x (3.10 here), 20 from 4.0 (rabbitmq-server#11937, 4.0.0 release notes: "Messages that are
+	// redelivered 20 times or more will be dead-lettered"). What counts changed too: up to 4.2 every return
+	// counts; from 4.3 the limit applies to failed deliveries only, and basic.nack with requeue no longer
+	// counts while basic.reject with requeue does (rabbitmq-server#15387; quorum queue docs, "Poison Message
+	// Handling"; the 4.3 release blog, "unlimited returns"). Retry therefore rejects, which counts on every
+	// version.
 	if _, err := ch.QueueDeclare(q.names.jobs, true, false, false, false, amqp.Table{
 		"x-queue-type":              "quorum",
-		"x-delivery-limit":          int64(q.cfg.MaxDeliveries - 1), // redeliveries allowed after the first
+		"x-delivery-limit":          int64(q.cfg.MaxDeliveries - 1),
 		"x-dead-letter-exchange":    q.names.dlx,
 		"x-dead-letter-routing-key": q.names.dead,
 		"x-dead-letter-strategy":    "at-least-once",
@@ -410,7 +419,7 @@ func (q *RabbitQueue) delivery(ctx context.Context, sess *rabbitSession, d amqp.
 	}
 	var settled atomic.Bool
 	job, jobErr := decodeQueueJob(d.Body)
-	del := &Delivery{Job: job, Attempt: attempt}
+	del := &Delivery{Job: job, Attempt: attempt, MaxAttempts: q.cfg.MaxDeliveries}
 	del.settle = func(ctx context.Context, op settleOp, reason string) error {
 		if !settled.CompareAndSwap(false, true) {
 			return ErrAlreadySettled
@@ -421,7 +430,7 @@ func (q *RabbitQueue) delivery(ctx context.Context, sess *rabbitSession, d amqp.
 			err = d.Ack(false)
 		case settleRetry:
 			q.log.Info("job retried", "job", d.MessageId, "attempt", attempt, "reason", reason)
-			err = d.Nack(false, true)
+			err = d.Reject(true) // not Nack: from RabbitMQ 4.3 a nack does not count towards the limit
 		case settleFail:
 			q.log.Warn("job failed", "job", d.MessageId, "attempt", attempt, "reason", reason)
 			err = q.publishConfirmed(ctx, q.names.dlx, q.names.dead, amqp.Publishing{

@@ -107,8 +107,8 @@ func testQueue(t *testing.T, newStore func(t *testing.T) queueTestStore) {
 		}
 		for want := 1; want <= queueTestMaxDeliveries; want++ {
 			d := queueTestNext(t, q)
-			if d.Attempt != want {
-				t.Errorf("got attempt %d, want %d", d.Attempt, want)
+			if d.Attempt != want || d.MaxAttempts != queueTestMaxDeliveries {
+				t.Errorf("got attempt %d of %d, want %d of %d", d.Attempt, d.MaxAttempts, want, queueTestMaxDeliveries)
 			}
 			if err := d.Retry(ctx, "paper out"); err != nil {
 				t.Fatalf("Retry: %v", err)
