@@ -87,8 +87,7 @@ type rabbitSession struct {
 	pub  *amqp.Channel // confirm mode, shared by all publishers
 	done chan struct{} // closed when the session ends
 
-	consMu     sync.Mutex
-	deliveries <-chan amqp.Delivery // nil until the first Next
+	cons rabbitConsumer
 }
 
 // NewRabbitQueue checks cfg; it opens no connection: call Run.
@@ -177,7 +176,7 @@ func (q *RabbitQueue) runSession(ctx context.Context) error {
 	}
 	pubClosed := pub.NotifyClose(make(chan *amqp.Error, 1))
 
-	sess := &rabbitSession{conn: conn, pub: pub, done: make(chan struct{})}
+	sess := &rabbitSession{conn: conn, pub: pub, done: make(chan struct{}), cons: rabbitConsumer{tok: make(chan struct{}, 1)}}
 	var wg sync.WaitGroup
 	wg.Go(func() { // owned by this session: ends when the connection closes
 		for d := range eventDeliveries {
@@ -350,60 +349,6 @@ func (q *RabbitQueue) Publish(ctx context.Context, job Job) error {
 		return fmt.Errorf("printer: publish job %s: %w", job.ID, err)
 	}
 	return nil
-}
-
-// consumer starts this session's consumer on the first Next.
-func (q *RabbitQueue) consumer(sess *rabbitSession) (<-chan amqp.Delivery, error) {
-	sess.consMu.Lock()
-	defer sess.consMu.Unlock()
-	if sess.deliveries != nil {
-		return sess.deliveries, nil
-	}
-	ch, err := sess.conn.Channel()
-	if err != nil {
-		return nil, err
-	}
-	if err := ch.Qos(1, 0, false); err != nil {
-		return nil, err
-	}
-	d, err := ch.Consume(q.names.jobs, "", false, false, false, false, nil)
-	if err != nil {
-		return nil, err
-	}
-	sess.deliveries = d
-	return d, nil
-}
-
-// Next implements Queue. The first call starts a consumer with prefetch 1; it resumes by itself on
-// every new connection.
-func (q *RabbitQueue) Next(ctx context.Context) (*Delivery, error) {
-	for {
-		sess, err := q.session(ctx)
-		if err != nil {
-			return nil, err
-		}
-		deliveries, err := q.consumer(sess)
-		if err != nil {
-			q.log.Warn("cannot start consumer", "err", err)
-			q.waitSessionEnd(ctx, sess)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case d, ok := <-deliveries:
-			if !ok {
-				q.waitSessionEnd(ctx, sess)
-				continue
-			}
-			if del := q.delivery(ctx, sess, d); del != nil {
-				return del, nil
-			}
-		}
-	}
 }
 
 // delivery wraps an AMQP delivery; an undecodable job goes to the dead letters and nil is returned.
