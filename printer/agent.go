@@ -2,48 +2,83 @@ package printer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 )
 
 // settleTimeout bounds acknowledging a job, failing it or reporting its outcome once it has printed or failed.
 const settleTimeout = 30 * time.Second
 
-// sink is where receipts go: the serial Link, or a file for people without a printer.
-type sink interface {
-	// Print returns nil once the bytes were written and the printer reported no error after them.
+// Sink is where receipts go: a SerialPrinter, a Link, or a file for people without a printer.
+//
+// A sink that knows its printer's state may also have
+//
+//	WaitReady(ctx context.Context) error // blocks until the printer can print
+//	Status() (Status, bool)              // the last status reported, and whether there was one
+//
+// The agent then takes a job from the queue only when WaitReady returned nil, so that no job waits
+// unacknowledged while paper is out, and names the printer's status when a print times out.
+type Sink interface {
+	// Print returns nil once the bytes were written and the printer reported no error after them. It
+	// returns when ctx ends.
 	Print(ctx context.Context, data []byte) error
 }
 
-var _ sink = (*Link)(nil)
+// readyWaiter is a Sink that can tell when its printer is ready.
+type readyWaiter interface {
+	WaitReady(ctx context.Context) error
+}
 
-// Agent is the printer agent's loop: it takes jobs from the queue one at a time, skips those already
-// printed, renders the receipt, prints it, records the id, and only then acknowledges the job and tells
-// the hub (event printed or failed).
+// statusReporter is a Sink that knows its printer's status.
+type statusReporter interface {
+	Status() (Status, bool)
+}
+
+var (
+	_ Sink           = (*Link)(nil)
+	_ readyWaiter    = (*Link)(nil)
+	_ statusReporter = (*Link)(nil)
+)
+
+// errPrintTimeout is the cause of a print's context ending at PrintTimeout.
+var errPrintTimeout = errors.New("printer: print timeout")
+
+// Agent is the printer agent's loop: it waits until the printer is ready, takes a job from the queue,
+// skips it if already printed, renders the receipt, prints it, records the id, and only then
+// acknowledges the job and tells the hub (event printed or failed).
 type Agent struct {
 	queue   Queue
-	out     sink
+	out     Sink
 	printed *PrintedLog
 	layout  LayoutConfig
 	log     *slog.Logger
 
 	// FinishTimeout bounds how long the job being printed may take once Run's context ends (SIGTERM).
 	FinishTimeout time.Duration
+	// PrintTimeout bounds one print, waits for paper included; the job then goes back to the queue and
+	// the agent waits for the printer before taking the next one. It must stay well below RabbitMQ's
+	// consumer_timeout (30 minutes by default), after which the broker takes the job back anyway.
+	PrintTimeout time.Duration
 	// RetryDelay is the pause after a job the printer could not take, before the next try.
 	RetryDelay time.Duration
 }
 
-// NewAgent returns an agent; Run starts it.
-func NewAgent(q Queue, out sink, printed *PrintedLog, layout LayoutConfig, log *slog.Logger) *Agent {
+// NewAgent returns an agent printing on out; Run starts it.
+func NewAgent(q Queue, out Sink, printed *PrintedLog, layout LayoutConfig, log *slog.Logger) *Agent {
 	return &Agent{queue: q, out: out, printed: printed, layout: layout, log: log,
-		FinishTimeout: 2 * time.Minute, RetryDelay: 2 * time.Second}
+		FinishTimeout: 2 * time.Minute, PrintTimeout: 15 * time.Minute, RetryDelay: 2 * time.Second}
 }
 
 // Run prints jobs until ctx ends. The job being printed then is finished first (within FinishTimeout);
 // it is acknowledged only if it printed.
 func (a *Agent) Run(ctx context.Context) error {
 	for {
+		if !a.waitReady(ctx) {
+			return nil
+		}
 		d, err := a.queue.Next(ctx)
 		if ctx.Err() != nil {
 			return nil
@@ -55,13 +90,83 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			continue
 		}
-		// The current job is finished even when ctx ends meanwhile.
-		jobCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.FinishTimeout)
+		jobCtx, stop := a.jobContext(ctx)
 		retry := a.handle(jobCtx, d)
-		cancel()
+		stop()
 		if retry && !sleepCtx(ctx, a.RetryDelay) {
 			return nil
 		}
+	}
+}
+
+// waitReady waits until the sink, if it can tell, reports the printer ready. It returns false when ctx
+// ends.
+func (a *Agent) waitReady(ctx context.Context) bool {
+	w, ok := a.out.(readyWaiter)
+	if !ok {
+		return true
+	}
+	if st, ok := a.out.(statusReporter); ok {
+		if s, known := st.Status(); !known || !s.Ready() {
+			a.log.Info("printer not ready: taking no jobs until it is", "status", a.printerStatus())
+		}
+	}
+	for {
+		start := time.Now()
+		err := w.WaitReady(ctx)
+		if ctx.Err() != nil {
+			return false
+		}
+		if err == nil {
+			if waited := time.Since(start); waited >= time.Second {
+				a.log.Info("printer ready: taking jobs again", "waited", waited.Round(time.Second))
+			}
+			return true
+		}
+		a.log.Warn("waiting for the printer", "err", err)
+		if !sleepCtx(ctx, a.RetryDelay) {
+			return false
+		}
+	}
+}
+
+// printerStatus describes the printer's status for logs and failure reasons.
+func (a *Agent) printerStatus() string {
+	st, ok := a.out.(statusReporter)
+	if !ok {
+		return "unknown"
+	}
+	s, known := st.Status()
+	if !known {
+		return "not reported yet"
+	}
+	return s.String()
+}
+
+// jobContext returns the context one job is handled in. It ends FinishTimeout after ctx, so that the job
+// being printed at shutdown is finished; stop releases it.
+func (a *Agent) jobContext(ctx context.Context) (jobCtx context.Context, stop func()) {
+	jobCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(a.FinishTimeout)
+		defer t.Stop()
+		select {
+		case <-done:
+		case <-t.C:
+			cancel()
+		}
+	})
+	return jobCtx, func() {
+		close(done)
+		wg.Wait()
+		cancel()
 	}
 }
 
@@ -81,7 +186,14 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 		a.event(ctx, log, Event{JobID: job.ID, Kind: EventFailed, Reason: err.Error()})
 		return false
 	}
-	if err := a.out.Print(ctx, data); err != nil {
+	printCtx, cancel := context.WithTimeoutCause(ctx, a.PrintTimeout, errPrintTimeout)
+	err = a.out.Print(printCtx, data)
+	timedOut := errors.Is(context.Cause(printCtx), errPrintTimeout)
+	cancel()
+	if err != nil {
+		if timedOut {
+			err = fmt.Errorf("print not finished after %v, printer status: %s", a.PrintTimeout, a.printerStatus())
+		}
 		a.printFailed(ctx, log, d, err)
 		return true
 	}
@@ -101,6 +213,12 @@ func (a *Agent) printFailed(ctx context.Context, log *slog.Logger, d *Delivery, 
 	// The job's context may be what ended the print: settle on a fresh one.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), settleTimeout)
 	defer cancel()
+	if ctx.Err() != nil {
+		// Shutting down, past FinishTimeout: not the printer's fault, so never the job's last attempt.
+		log.Warn("printing interrupted by shutdown; the job goes back to the queue", "err", err)
+		a.settle(log, d.Retry(sctx, "interrupted by shutdown"))
+		return
+	}
 	if d.MaxAttempts > 0 && d.Attempt >= d.MaxAttempts {
 		reason := fmt.Sprintf("printer failed %d times: %v", d.Attempt, err)
 		log.Warn("printing failed on the last attempt; the job goes to the dead letters", "err", err)

@@ -468,6 +468,16 @@ func (l *Link) serialWait(ctx context.Context, cond func() bool) error {
 	}
 }
 
+// WaitReady blocks until the printer has reported its status and it is ready (online, cover closed,
+// paper present, no error, answering), the link fails (the error wraps ErrDeviceGone), or ctx ends.
+func (l *Link) WaitReady(ctx context.Context) error {
+	err := l.serialWait(ctx, func() bool { return l.known && l.status.Ready() })
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("printer: waiting for the printer to be ready: %w", ctx.Err())
+	}
+	return err
+}
+
 // Print sends data to the printer, paced, and returns once all of it has been taken out of the printer's
 // receive buffer and a status poll after that reported no error. While the printer reports paper end,
 // cover open, offline or an error it waits, keeping the rest of the job, and goes on by itself when the
