@@ -262,34 +262,9 @@ func (r *serialTestRig) serialTestNoMoreBytes(t *testing.T, atStop int, when str
 // serialTestPty starts socat with a pty pair and returns the host and printer ends, opened 8N1 at 38400.
 func serialTestPty(t *testing.T) (host, far serial.Port, socat *exec.Cmd) {
 	t.Helper()
-	if _, err := exec.LookPath("socat"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("socat is required in CI for the serial tests: install socat")
-		}
-		t.Skip("socat not installed: skipping serial tests over a pty pair (apt-get install socat)")
-	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "ttyA"), filepath.Join(dir, "ttyB")
-	cmd := exec.Command("socat", "-d", "-d", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start socat: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		_, errA := os.Stat(a)
-		_, errB := os.Stat(b)
-		if errA == nil && errB == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("socat did not create the pty links in 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	socat = serialTestSocat(t, a, b)
 	host, err := OpenSerial(a, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -299,7 +274,49 @@ func serialTestPty(t *testing.T) (host, far serial.Port, socat *exec.Cmd) {
 		host.Close()
 		t.Fatal(err)
 	}
-	return host, far, cmd
+	return host, far, socat
+}
+
+// serialTestSocat starts socat with a pty pair linked at a and b, waits for the links, and kills socat
+// when the test ends. It skips the test when socat is missing (outside CI).
+func serialTestSocat(t *testing.T, a, b string) *exec.Cmd {
+	t.Helper()
+	if _, err := exec.LookPath("socat"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("socat is required in CI for the serial tests: install socat")
+		}
+		t.Skip("socat not installed: skipping serial tests over a pty pair (apt-get install socat)")
+	}
+	cmd := exec.Command("socat", "-d", "-d", "pty,raw,echo=0,link="+a, "pty,raw,echo=0,link="+b)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start socat: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, errA := os.Stat(a) // follows the links: stale ones from an earlier socat do not count
+		_, errB := os.Stat(b)
+		if errA == nil && errB == nil {
+			return cmd
+		}
+		select {
+		case <-exited:
+			t.Fatal("socat exited before creating the pty links")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("socat did not create the pty links in 5s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // TestSerialPtyLargeJob sends 20 KB at 38400 baud to a printer slower than the line: complete, nothing dropped.
