@@ -94,25 +94,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		queue = q
 	}
 
-	var out interface {
-		Print(context.Context, []byte) error
-	}
+	var out printer.Sink
 	if cfg.out != "" {
 		out = fileSink(cfg.out)
 	} else {
-		port, err := printer.OpenSerial(cfg.serial, cfg.baud)
+		// The link logs every status change; a missing device is retried, not fatal.
+		p, err := printer.NewSerialPrinter(cfg.serial, cfg.baud, printer.LinkConfig{}, log.With("component", "serial"), nil)
 		if err != nil {
-			return fmt.Errorf("serial %s: %w", cfg.serial, err)
-		}
-		link, err := printer.NewLink(port, printer.LinkConfig{}, log.With("component", "serial"), func(s printer.Status) {
-			log.Info("printer status", "status", s.String())
-		})
-		if err != nil {
-			port.Close()
 			return err
 		}
-		g.Go(func() error { return link.Run(gctx) })
-		out = link
+		g.Go(func() error { return p.Run(gctx) })
+		out = p
 	}
 	agent := printer.NewAgent(queue, out, printed, layout, log.With("component", "agent"))
 	g.Go(func() error { return agent.Run(gctx) })

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -148,5 +149,47 @@ func TestSerialPrinter(t *testing.T) {
 	})
 	if st := fake.Stats(); st.Dropped != 0 {
 		t.Errorf("the printer dropped %d bytes", st.Dropped)
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestSerialDeviceMissing: a serial device that is not there (yet) is waited for, not a reason to stop.
+func TestSerialDeviceMissing(t *testing.T) {
+	data := t.TempDir()
+	device := filepath.Join(data, "ttyUSB9")
+	var stderr lockedBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-data", data, "-serial", device}, func(string) string { return "" }, io.Discard, &stderr)
+	}()
+	waitFor(t, "the missing device in the log", func() bool {
+		return strings.Contains(stderr.String(), "serial device unavailable") && strings.Contains(stderr.String(), device)
+	})
+	select {
+	case err := <-done:
+		t.Fatalf("run returned %v while the device was missing, want it to keep waiting", err)
+	default:
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("run: %v", err)
 	}
 }
