@@ -19,6 +19,7 @@ import (
 // config is the agent's configuration: flags, each with an environment fallback STAGELINK_PRINTER_<FLAG>.
 type config struct {
 	amqp    cli.Secret
+	prefix  string
 	data    string
 	serial  string
 	baud    int
@@ -34,6 +35,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("printer", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Var(&c.amqp, "amqp", "RabbitMQ URL (amqp://user:password@host:5672/); empty: the embedded queue in -data")
+	fs.StringVar(&c.prefix, "amqp-prefix", "stagelink.print", "start of the broker's names: PREFIX.jobs, PREFIX.dead, PREFIX.dlx, PREFIX.events")
 	fs.StringVar(&c.data, "data", "./data", "directory of the embedded queue and of the record of printed jobs")
 	fs.StringVar(&c.serial, "serial", "", "serial device of the printer, for example /dev/ttyUSB0")
 	fs.IntVar(&c.baud, "baud", printer.DefaultBaud, "serial speed (the printer's DIP switches)")
@@ -79,7 +81,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	var queue printer.Queue
 	if cfg.amqp != "" {
-		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp)}, log.With("component", "queue"))
+		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp), Prefix: cfg.prefix}, log.With("component", "queue"))
 		if err != nil {
 			return err
 		}
