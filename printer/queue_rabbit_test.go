@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"runtime"
@@ -18,6 +16,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/stagelink/stagelink/printer/printertest"
 )
 
 // queueTestAMQPEnv names the broker for the RabbitMQ tests; .ci/run sets it.
@@ -105,72 +105,6 @@ func TestQueueRabbitConfigRedactsPassword(t *testing.T) {
 	}
 }
 
-// queueTestProxy forwards TCP to the broker and can cut every connection mid-stream.
-type queueTestProxy struct {
-	ln     net.Listener
-	target string
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-// newQueueTestProxy listens on 127.0.0.1:0 and forwards to target until the test ends.
-func newQueueTestProxy(t *testing.T, target string) *queueTestProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &queueTestProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		ln.Close()
-		p.cut()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *queueTestProxy) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		b, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[b] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		for _, pair := range [][2]net.Conn{{c, b}, {b, c}} {
-			p.wg.Go(func() {
-				io.Copy(pair[0], pair[1])
-				pair[0].Close()
-				pair[1].Close()
-				p.mu.Lock()
-				delete(p.conns, pair[0])
-				delete(p.conns, pair[1])
-				p.mu.Unlock()
-			})
-		}
-	}
-}
-
-// cut closes every forwarded connection at once.
-func (p *queueTestProxy) cut() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 0
-	for c := range p.conns {
-		c.Close()
-		n++
-	}
-	return n
-}
-
 // TestQueueRabbitReconnect publishes and consumes 500 jobs through a proxy that cuts the broker
 // connection several times mid-stream: every job is consumed at least once and consumption continues.
 func TestQueueRabbitReconnect(t *testing.T) {
@@ -179,8 +113,8 @@ func TestQueueRabbitReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newQueueTestProxy(t, u.Host)
-	u.Host = proxy.ln.Addr().String()
+	proxy := printertest.NewProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	prefix := queueTestRabbitPrefix(t, brokerURL)
 	cfg := RabbitQueueConfig{URL: u.String(), Prefix: prefix, MaxDeliveries: 100}
 	pubQ, _ := queueTestRabbitOpen(t, cfg)
@@ -225,7 +159,7 @@ func TestQueueRabbitReconnect(t *testing.T) {
 			case <-time.After(200 * time.Millisecond):
 			}
 			firstCutPublished.CompareAndSwap(-1, published.Load())
-			t.Logf("cut %d connections after %d published, %d consumed", proxy.cut(), published.Load(), consumed.Load())
+			t.Logf("cut %d connections after %d published, %d consumed", proxy.Cut(), published.Load(), consumed.Load())
 		}
 	}()
 
