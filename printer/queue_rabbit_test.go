@@ -2,12 +2,9 @@ package printer
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
-	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,52 +12,15 @@ import (
 	"testing"
 	"time"
 
-	amqp "github.com/rabbitmq/amqp091-go"
-
 	"github.com/stagelink/stagelink/printer/printertest"
 )
 
-// queueTestAMQPEnv names the broker for the RabbitMQ tests; .ci/run sets it.
-const queueTestAMQPEnv = "STAGELINK_TEST_AMQP"
-
 // queueTestAMQPURL returns the test broker or skips.
-func queueTestAMQPURL(t testing.TB) string {
-	u := os.Getenv(queueTestAMQPEnv)
-	if u == "" {
-		t.Skipf("%s is unset: set it to amqp://guest:guest@127.0.0.1:5672/ to run the RabbitMQ tests", queueTestAMQPEnv)
-	}
-	return u
-}
+func queueTestAMQPURL(t testing.TB) string { return printertest.AMQPURL(t) }
 
 // queueTestRabbitPrefix makes unique broker names for a test and deletes them when it ends.
 func queueTestRabbitPrefix(t testing.TB, brokerURL string) string {
-	var b [6]byte
-	rand.Read(b[:])
-	prefix := "stagelink.test." + hex.EncodeToString(b[:])
-	t.Cleanup(func() {
-		conn, err := amqp.Dial(brokerURL)
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		defer conn.Close()
-		ch, err := conn.Channel()
-		if err != nil {
-			t.Errorf("cleanup: %v", err)
-			return
-		}
-		for _, name := range []string{".jobs", ".dead"} {
-			if _, err := ch.QueueDelete(prefix+name, false, false, false); err != nil {
-				t.Errorf("cleanup: delete queue %s: %v", prefix+name, err)
-			}
-		}
-		for _, name := range []string{".dlx", ".events"} {
-			if err := ch.ExchangeDelete(prefix+name, false, false); err != nil {
-				t.Errorf("cleanup: delete exchange %s: %v", prefix+name, err)
-			}
-		}
-	})
-	return prefix
+	return printertest.RabbitPrefix(t, brokerURL)
 }
 
 // queueTestRabbitOpen starts a RabbitQueue; the returned func stops it and waits for Run to return.
