@@ -90,7 +90,7 @@ func (d *DemoPrinter) Print(ctx context.Context, data []byte) error {
 
 // WaitReady waits until the simulated printer reports that it is ready.
 func (d *DemoPrinter) WaitReady(ctx context.Context) error {
-	return d.link.serialWait(ctx, func() bool { return d.link.known && d.link.status.Ready() })
+	return d.link.WaitReady(ctx)
 }
 
 // Receipts returns the receipts kept, newest first.

@@ -57,17 +57,15 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 	}
 	p.tracker = printer.NewTracker(p.queue, 0, log)
 
-	var out interface {
-		Print(context.Context, []byte) error
-	}
+	var out printer.Sink
 	switch {
 	case cfg.printer != "":
-		link, err := openSerialPrinter(cfg, log)
+		sp, err := printer.NewSerialPrinter(cfg.printer, cfg.baud, printer.LinkConfig{}, log.With("component", "printer"), nil)
 		if err != nil {
 			return nil, err
 		}
-		out = link
-		p.infra = append(p.infra, link.Run)
+		out = sp
+		p.infra = append(p.infra, sp.Run)
 		log.Info("printer agent in-process", "serial", cfg.printer, "baud", cfg.baud)
 	case demo && cfg.amqp == "":
 		d, err := printer.NewDemoPrinter(log.With("venue", "demo"))
@@ -126,13 +124,4 @@ func (p *printing) close() error {
 		errs = append(errs, p.closers[i]())
 	}
 	return errors.Join(errs...)
-}
-
-// openSerialPrinter opens the printer of -printer. TODO(merge): printer.NewSerialPrinter.
-func openSerialPrinter(cfg config, log *slog.Logger) (*printer.Link, error) {
-	port, err := printer.OpenSerial(cfg.printer, cfg.baud)
-	if err != nil {
-		return nil, fmt.Errorf("-printer %s: %w", cfg.printer, err)
-	}
-	return printer.NewLink(port, printer.LinkConfig{}, log, func(s printer.Status) { log.Info("printer status", "status", s.String()) })
 }
