@@ -190,6 +190,13 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 	err = a.out.Print(printCtx, data)
 	timedOut := errors.Is(context.Cause(printCtx), errPrintTimeout)
 	cancel()
+	if errors.Is(err, ErrNotPaceable) {
+		// The receipt itself is wrong (an encoder bug): no retry can print it.
+		log.Error("job cannot be sent to the printer", "err", err)
+		a.settle(log, d.Fail(ctx, err.Error()))
+		a.event(ctx, log, Event{JobID: job.ID, Kind: EventFailed, Reason: err.Error()})
+		return false
+	}
 	if err != nil {
 		if timedOut {
 			err = fmt.Errorf("print not finished after %v, printer status: %s", a.PrintTimeout, a.printerStatus())

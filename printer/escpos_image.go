@@ -19,7 +19,8 @@ const (
 )
 
 // Image prints img as a raster image, dithered to black and white and aligned like text. img may be at
-// most PaperDots wide and MaxImageHeight tall; transparent pixels print as paper.
+// most PaperDots wide and MaxImageHeight tall; transparent pixels print as paper. It is sent in bands of
+// at most rasterBandBytes, one GS v 0 each, which print as one picture.
 //
 //	GS v 0 m xL xH yL yH d…   1D 76 30 00 xL xH yL yH d…
 //
@@ -50,10 +51,18 @@ func (r *Receipt) Image(img image.Image, d Dither) *Receipt {
 	}
 	bits := rasterBits(img, d)
 	wb := (w + 7) / 8
-	r.buf = append(r.buf, escposGS, 'v', '0', 0, byte(wb), byte(wb>>8), byte(h), byte(h>>8))
-	r.buf = append(r.buf, bits...)
+	band := max(1, rasterBandBytes/wb)
+	for y := 0; y < h; y += band {
+		rows := min(band, h-y)
+		r.buf = append(r.buf, escposGS, 'v', '0', 0, byte(wb), byte(wb>>8), byte(rows), byte(rows>>8))
+		r.buf = append(r.buf, bits[y*wb:(y+rows)*wb]...)
+	}
 	return r
 }
+
+// rasterBandBytes bounds the data of one GS v 0 command: a taller image goes out as a stack of bands. The
+// serial link can only confirm whole commands, so each must fit its window (LinkConfig.Validate).
+const rasterBandBytes = 1024
 
 // rasterBits dithers img and packs it into GS v 0 rows, with real-time command sequences broken.
 func rasterBits(img image.Image, d Dither) []byte {

@@ -172,6 +172,13 @@ func FuzzUserText(f *testing.F) {
 			if err != nil {
 				t.Fatalf("Render(%s): %v", src, err)
 			}
+			for off := 0; off < len(out); {
+				n, err := escposUnitLen(out[off:])
+				if err != nil || n+3 > serialMinWindow {
+					t.Fatalf("Render(%s): the link cannot pace byte %d (unit of %d bytes): %v", src, off, n, err)
+				}
+				off += n
+			}
 			if len(w.cmds) == 0 || w.cmds[len(w.cmds)-1] != "cut" {
 				t.Fatalf("Render(%s): commands %v do not end with the cut", src, w.cmds)
 			}

@@ -59,12 +59,16 @@ func (c LinkConfig) withDefaults() LinkConfig {
 	return c
 }
 
+// serialMinWindow is the smallest window that holds the largest command the encoder emits, an image band
+// (8 + rasterBandBytes) or a QR code's data (5 + 3 + MaxQRData), with its marker.
+const serialMinWindow = 8 + rasterBandBytes + 3
+
 // Validate says what is wrong with c, after defaults.
 func (c LinkConfig) Validate() error {
 	c = c.withDefaults()
 	switch {
-	case c.Window < 64 || c.Window > 4000:
-		return fmt.Errorf("printer: link window %d out of range: use 64–4000 bytes (the TM-T88IV buffer is 4096)", c.Window)
+	case c.Window < serialMinWindow || c.Window > 4000:
+		return fmt.Errorf("printer: link window %d out of range: use %d–4000 bytes (the TM-T88IV buffer is 4096)", c.Window, serialMinWindow)
 	case c.Chunk < 1 || c.Chunk+len(serialCmdMarker) > c.Window:
 		return fmt.Errorf("printer: link chunk %d must be at least 1 and fit the window %d with its marker", c.Chunk, c.Window)
 	case c.PollInterval < 0 || c.ReplyTimeout < 0:
@@ -483,7 +487,14 @@ func (l *Link) WaitReady(ctx context.Context) error {
 // cover open, offline or an error it waits, keeping the rest of the job, and goes on by itself when the
 // condition clears. It returns ctx's error if ctx ends first (part of data may have been sent), and an error
 // wrapping ErrDeviceGone if the device fails.
+//
+// Chunks end only between commands (escposUnitLen), so data must consist of the commands the encoder
+// emits and text; anything else, or a command longer than the window, is refused with ErrNotPaceable
+// before a byte is sent.
 func (l *Link) Print(ctx context.Context, data []byte) error {
+	if err := l.checkPaceable(data); err != nil {
+		return err
+	}
 	select {
 	case l.printTok <- struct{}{}:
 		defer func() { <-l.printTok }()
@@ -491,14 +502,17 @@ func (l *Link) Print(ctx context.Context, data []byte) error {
 		return fmt.Errorf("printer: print interrupted: %w", ctx.Err())
 	}
 	for off := 0; off < len(data); {
-		want := min(l.cfg.Chunk, len(data)-off) + len(serialCmdMarker)
-		err := l.serialWait(ctx, func() bool {
+		n, err := escposChunkLen(data[off:], l.cfg.Chunk)
+		if err != nil {
+			return err // checkPaceable walked the same units
+		}
+		want := n + len(serialCmdMarker)
+		err = l.serialWait(ctx, func() bool {
 			return !l.xoff && l.known && l.status.Ready() && l.sent-l.confirmed+int64(want) <= int64(l.cfg.Window)
 		})
 		if err != nil {
 			return err
 		}
-		n := want - len(serialCmdMarker)
 		l.writeTok <- struct{}{}
 		l.mu.Lock()
 		fits := !l.xoff && l.sent-l.confirmed+int64(want) <= int64(l.cfg.Window)
@@ -545,4 +559,24 @@ func (l *Link) Print(ctx context.Context, data []byte) error {
 			return err
 		}
 	}
+}
+
+// ErrNotPaceable means Print was given bytes it cannot send safely: a command it does not know, one cut
+// short, or one larger than the window.
+var ErrNotPaceable = errors.New("printer: data cannot be paced")
+
+// checkPaceable walks data before anything is sent: every chunk must end between commands, and every
+// command must fit the window with its marker.
+func (l *Link) checkPaceable(data []byte) error {
+	for off := 0; off < len(data); {
+		n, err := escposUnitLen(data[off:])
+		if err != nil {
+			return fmt.Errorf("%w: at byte %d: %v", ErrNotPaceable, off, err)
+		}
+		if n+len(serialCmdMarker) > l.cfg.Window {
+			return fmt.Errorf("%w: the command at byte %d is %d bytes, more than the window of %d", ErrNotPaceable, off, n, l.cfg.Window)
+		}
+		off += n
+	}
+	return nil
 }
