@@ -179,7 +179,14 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 		a.settle(log, d.Ack(ctx))
 		return false
 	}
-	data, err := Render(job, a.layout)
+	layout := a.layout
+	if interrupted, err := a.printed.Begin(job.ID); err != nil {
+		log.Warn("recording the job being printed", "err", err)
+	} else if interrupted {
+		log.Warn("printing this job was interrupted before: it prints again, marked as a reprint")
+		layout.Reprint = true
+	}
+	data, err := Render(job, layout)
 	if err != nil {
 		log.Warn("job cannot be printed", "err", err)
 		a.settle(log, d.Fail(ctx, err.Error()))

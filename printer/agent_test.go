@@ -229,3 +229,56 @@ func TestPrintedLogForgetsOldest(t *testing.T) {
 		t.Error("Add accepted an invalid id")
 	}
 }
+
+// TestAgentMarksAReprint: a job whose print failed part-way prints again marked as a reprint, so whoever
+// finds the first copy knows; a job printed at the first try is not marked.
+func TestAgentMarksAReprint(t *testing.T) {
+	f := newAgentFixture(t)
+	f.sink.fail, f.sink.failures = errors.New("serial device gone"), 1
+	job := Job{ID: "discord:7", Source: SourceDiscord, Author: "a", Text: "b"}
+	next := Job{ID: "discord:8", Source: SourceDiscord, Author: "a", Text: "c"}
+	f.queue.Publish(context.Background(), job)
+	f.queue.Publish(context.Background(), next)
+	stop := f.run(t)
+	defer stop()
+	for _, want := range []string{job.ID, next.ID} {
+		if ev := f.waitEvent(t); ev.Kind != EventPrinted || ev.JobID != want {
+			t.Fatalf("event = %+v, want printed %s", ev, want)
+		}
+	}
+	f.sink.mu.Lock()
+	defer f.sink.mu.Unlock()
+	mark := EncodePC852(ReprintMark)
+	if len(f.sink.prints) != 2 || !bytes.Contains(f.sink.prints[0], mark) || bytes.Contains(f.sink.prints[1], mark) {
+		t.Errorf("got %d receipts, want the retried job marked %q and the next one not", len(f.sink.prints), ReprintMark)
+	}
+}
+
+func TestPrintedLogBeginSurvivesRestart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "printed.log")
+	l, err := OpenPrintedLog(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		id   string
+		want bool
+	}{{"a", false}, {"a", true}, {"b", false}} {
+		if got, err := l.Begin(step.id); err != nil || got != step.want {
+			t.Fatalf("Begin(%s) = %v, %v; want %v", step.id, got, err, step.want)
+		}
+	}
+	l.Close()
+	// The process died while printing b.
+	l, err = OpenPrintedLog(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got, err := l.Begin("b"); err != nil || !got {
+		t.Errorf("Begin(b) after a restart = %v, %v; want interrupted", got, err)
+	}
+	if _, err := l.Begin("bad id"); !errors.Is(err, ErrBadJobID) {
+		t.Errorf("Begin(bad id): got %v, want ErrBadJobID", err)
+	}
+}

@@ -17,7 +17,14 @@ type LayoutConfig struct {
 	Header   string         // printed centred and bold at the top; empty prints nothing
 	Footer   string         // printed centred at the bottom; empty prints nothing
 	Location *time.Location // time zone of the printed time; nil means UTC
+
+	// Reprint marks the receipt as printed again (ReprintMark under the title) because printing it before
+	// was interrupted, so that a reader who finds the first, possibly partial, copy knows.
+	Reprint bool
 }
+
+// ReprintMark is printed under the title of a receipt printed again after an interrupted print.
+const ReprintMark = "PONOWNY WYDRUK"
 
 // layoutTimeFormat is how a job's time is printed.
 const layoutTimeFormat = "2006-01-02 15:04"
@@ -68,7 +75,11 @@ func Render(job Job, cfg LayoutConfig) ([]byte, error) {
 	if amount != "" {
 		r.text(amount)
 	}
-	r.Bold(false).DoubleSize(false, false).Align(AlignLeft)
+	r.Bold(false).DoubleSize(false, false)
+	if cfg.Reprint {
+		r.text("*** " + ReprintMark + " ***")
+	}
+	r.Align(AlignLeft)
 
 	author := SanitizeText(job.Author, MaxAuthorRunes)
 	if author != "" {

@@ -34,6 +34,8 @@ func TestRenderGolden(t *testing.T) {
 			layoutTestConfig, []string{"WIADOMOŚĆ", "Gość", "Linia 1\n\nLinia 2 po tabie"}},
 		{"admin", Job{ID: "admin:1", Source: SourceAdmin, Text: "Przerwa 5 minut"},
 			LayoutConfig{Footer: "—"}, []string{"OD STREAMERA", "Przerwa 5 minut"}},
+		{"reprint", Job{ID: "discord:9", Source: SourceDiscord, Author: "Ola", Text: "drugi raz", CreatedAt: layoutTestTime},
+			LayoutConfig{Reprint: true}, []string{"DISCORD", "*** PONOWNY WYDRUK ***", "Ola", "drugi raz"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

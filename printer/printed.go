@@ -121,6 +121,30 @@ func (l *PrintedLog) Add(id string) error {
 	return nil
 }
 
+// Begin records durably that the job id is about to be printed, and reports whether its last print was
+// interrupted: Begin was called for id before and the agent did not get as far as the next job, because
+// it crashed, the printer failed or the print timed out. Part or all of that receipt may be on paper.
+func (l *PrintedLog) Begin(id string) (interrupted bool, err error) {
+	if err := ValidateJobID(id); err != nil {
+		return false, err
+	}
+	path := l.path + ".printing"
+	last, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, fmt.Errorf("printed log: %w", err)
+	}
+	interrupted = string(last) == id+"\n" // a line cut by a crash matches nothing
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return interrupted, fmt.Errorf("printed log: %w", err)
+	}
+	_, werr := f.WriteString(id + "\n")
+	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
+		return interrupted, fmt.Errorf("printed log: %w", err)
+	}
+	return interrupted, nil
+}
+
 // Close closes the file.
 func (l *PrintedLog) Close() error {
 	l.mu.Lock()

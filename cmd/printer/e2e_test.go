@@ -374,7 +374,8 @@ func testE2E(t *testing.T, q e2eQueue, data string, actions []e2eAction) {
 	}
 
 	counts := map[int]int{}
-	var order []int // first complete print of each job, in paper order
+	reprintOf := map[int]bool{} // whether the job's last complete copy is marked as a reprint
+	var order []int             // first complete print of each job, in paper order
 	for _, r := range rs.complete {
 		if r.job < 0 {
 			t.Errorf("complete receipt without a job marker: %q", printer.DecodePC852(r.data))
@@ -384,6 +385,17 @@ func testE2E(t *testing.T, q e2eQueue, data string, actions []e2eAction) {
 			order = append(order, r.job)
 		}
 		counts[r.job]++
+		// The copy printed after a kill says it is a reprint; no other receipt does.
+		marked := bytes.Contains(r.data, printer.EncodePC852(printer.ReprintMark))
+		reprintOf[r.job] = marked
+		if marked && !mayRepeat[r.job] {
+			t.Errorf("job %d is marked as a reprint, but no kill interrupted it", r.job)
+		}
+	}
+	for job := range mayRepeat {
+		if !reprintOf[job] {
+			t.Errorf("job %d was on the wire at a kill, but its copy printed after the restart is not marked as a reprint", job)
+		}
 	}
 	repeated := 0
 	for i := range e2eJobs {
