@@ -39,7 +39,7 @@ func binary(t *testing.T, name string) string {
 			return
 		}
 		bins.dir = dir
-		for _, b := range []string{"hub", "bridge"} {
+		for _, b := range []string{"hub", "bridge", "printer"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(dir, b), "github.com/stagelink/stagelink/cmd/"+b).CombinedOutput()
 			if err != nil {
 				bins.err = fmt.Sprintf("go build %s: %v\n%s", b, err, out)

@@ -60,7 +60,7 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 	var out printer.Sink
 	switch {
 	case cfg.printer != "":
-		sp, err := printer.NewSerialPrinter(cfg.printer, cfg.baud, printer.LinkConfig{}, log.With("component", "printer"), nil)
+		sp, err := printer.NewSerialPrinter(cfg.printer, cfg.baud, printer.LinkConfig{}, log, nil)
 		if err != nil {
 			return nil, err
 		}

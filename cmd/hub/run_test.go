@@ -36,23 +36,8 @@ func (w *lineWriter) Write(b []byte) (int, error) {
 // change reaches them, and cancelling the context shuts the hub down cleanly.
 func TestRunDemo(t *testing.T) {
 	baseline := runtime.NumGoroutine()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	found := make(chan string, 1)
-	out := &lineWriter{prefix: "stagelink hub listening on ", found: found}
-	env := map[string]string{"STAGELINK_API_TOKEN": "demo-api"}
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, func(k string) string { return env[k] }, out, io.Discard)
-	}()
-	var hub string
-	select {
-	case hub = <-found:
-	case err := <-done:
-		t.Fatalf("run returned early: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("the hub did not start")
-	}
+	h := runHub(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir()}, map[string]string{"STAGELINK_API_TOKEN": "demo-api"})
+	hub := h.url
 	waitHTTP(t, hub+"/readyz")
 	waitOnline(t, hub, 4)
 	req, _ := http.NewRequest(http.MethodPost, hub+"/api/v1/zones/lamp/state", strings.NewReader(`{"color":"#00ff00","brightness":255}`))
@@ -102,15 +87,7 @@ func TestRunDemo(t *testing.T) {
 		resp.Body.Close()
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("run after cancel = %v, want nil", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("run did not return within 15 s of cancel")
-	}
+	h.stop(t)
 	http.DefaultClient.CloseIdleConnections()
 	deadline := time.Now().Add(10 * time.Second)
 	for runtime.NumGoroutine() > baseline && time.Now().Before(deadline) {
@@ -119,6 +96,46 @@ func TestRunDemo(t *testing.T) {
 	if n := runtime.NumGoroutine(); n > baseline {
 		buf := make([]byte, 1<<20)
 		t.Errorf("%d goroutines after run returned, %d before:\n%s", n, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+// inProcessHub is run() on its own goroutine.
+type inProcessHub struct {
+	url    string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// runHub calls run with args and env and waits until it listens.
+func runHub(t *testing.T, args []string, env map[string]string) *inProcessHub {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	found := make(chan string, 1)
+	out := &lineWriter{prefix: "stagelink hub listening on ", found: found}
+	h := &inProcessHub{cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- run(ctx, args, func(k string) string { return env[k] }, out, io.Discard) }()
+	select {
+	case h.url = <-found:
+	case err := <-h.done:
+		t.Fatalf("run returned early: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hub did not start")
+	}
+	return h
+}
+
+// stop cancels run's context and checks that it returns nil in time.
+func (h *inProcessHub) stop(t *testing.T) {
+	t.Helper()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("run after cancel = %v, want nil", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("run did not return within 15 s of cancel")
 	}
 }
 

@@ -81,14 +81,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g, gctx := errgroup.WithContext(ctx)
 	var queue printer.Queue
 	if cfg.amqp != "" {
-		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp), Prefix: cfg.prefix}, log.With("component", "queue"))
+		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp), Prefix: cfg.prefix}, log)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return q.Run(gctx) })
 		queue = q
 	} else {
-		q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(cfg.data, "queue")}, log.With("component", "queue"))
+		q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(cfg.data, "queue")}, log)
 		if err != nil {
 			return err
 		}
@@ -101,7 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		out = fileSink(cfg.out)
 	} else {
 		// The link logs every status change; a missing device is retried, not fatal.
-		p, err := printer.NewSerialPrinter(cfg.serial, cfg.baud, printer.LinkConfig{}, log.With("component", "serial"), nil)
+		p, err := printer.NewSerialPrinter(cfg.serial, cfg.baud, printer.LinkConfig{}, log, nil)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stagelink/stagelink/printer"
+	"github.com/stagelink/stagelink/printer/printertest"
+)
+
+// printJob posts a print job to the hub's API and returns the job's id.
+func printJob(t *testing.T, hub, token, body string) string {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, hub+"/api/v1/print", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got struct {
+		OK bool   `json:"ok"`
+		ID string `json:"id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusAccepted || !got.OK {
+		t.Fatalf("POST /api/v1/print %s: HTTP %d %+v %v, want 202", body, resp.StatusCode, got, err)
+	}
+	return got.ID
+}
+
+// printState returns a job's status as the hub tells it.
+func printState(t *testing.T, hub, token, id string) printer.JobState {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, hub+"/api/v1/print/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var st printer.JobStatus
+	json.NewDecoder(resp.Body).Decode(&st)
+	return st.State
+}
+
+// TestPrintThroughRabbitMQ: the hub queues jobs in RabbitMQ, a printer agent in another process prints
+// them (to a file), and the hub learns from the broker's events that each one printed.
+func TestPrintThroughRabbitMQ(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: end-to-end")
+	}
+	broker := printertest.AMQPURL(t)
+	prefix := printertest.RabbitPrefix(t, broker)
+	t.Setenv("STAGELINK_AMQP", broker) // the broker URL holds a password: the environment, as in production
+	_, hub := startHub(t, "-addr", "127.0.0.1:0", "-amqp-prefix", prefix)
+	out := filepath.Join(t.TempDir(), "receipts.bin")
+	start(t, "printer", []string{"-amqp-prefix", prefix, "-data", t.TempDir(), "-out", out}, "STAGELINK_PRINTER_AMQP="+broker)
+
+	const n = 20
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = printJob(t, hub, "e2e-api", fmt.Sprintf(`{"id":"rmq-%02d","author":"e2e","text":"through the broker %02d"}`, i, i))
+	}
+	eventually(t, "every job printed, as the hub tells it", func() bool {
+		for _, id := range ids {
+			if printState(t, hub, "e2e-api", id) != printer.JobPrinted {
+				return false
+			}
+		}
+		return true
+	})
+	paper, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if c := bytes.Count(paper, fmt.Appendf(nil, "through the broker %02d", i)); c != 1 {
+			t.Errorf("job %d is on the paper %d times, want once", i, c)
+		}
+	}
+	resp, err := http.Get(hub + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"print-queue":"ok"`) {
+		t.Errorf("/readyz: HTTP %d %s, want 200 with print-queue ok", resp.StatusCode, body)
+	}
+}
+
+// TestRunPrinterOnSerial: with -printer the hub runs the agent in-process and prints over a real serial
+// line (a socat pty pair) to the fake TM-T88IV.
+func TestRunPrinterOnSerial(t *testing.T) {
+	printertest.NeedSocat(t)
+	host, far := printertest.SocatPair(t)
+	port, err := printer.OpenSerial(far, printer.DefaultBaud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := printer.NewFakePrinter(port, printer.FakePrinterConfig{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	fctx, stopFake := context.WithCancel(context.Background())
+	fakeDone := make(chan struct{})
+	go func() { fake.Run(fctx); close(fakeDone) }()
+	defer func() { stopFake(); <-fakeDone }()
+
+	h := runHub(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-demo=false", "-printer", host, "-print-footer", "dziękujemy"},
+		map[string]string{"STAGELINK_API_TOKEN": "serial-api"})
+	hub := h.url
+	id := printJob(t, hub, "serial-api", `{"author":"Żaneta","text":"na papierze"}`)
+	eventually(t, "the job printed on the serial printer", func() bool { return printState(t, hub, "serial-api", id) == printer.JobPrinted })
+	paper := fake.Printed()
+	for _, want := range []string{"na papierze", "dziękujemy"} {
+		if !bytes.Contains(paper, printer.EncodePC852(want)) {
+			t.Errorf("the printer got %q, want it to contain %q in PC852", paper, want)
+		}
+	}
+	h.stop(t)
+}
