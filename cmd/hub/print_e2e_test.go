@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,40 @@ func TestRunPrinterOnSerial(t *testing.T) {
 		}
 	}
 	h.stop(t)
+}
+
+// TestPrintBrokerRefuses: a broker that refuses the hub's credentials leaves the hub serving: /readyz says
+// the print queue is down, and a print job is refused with 503 and Retry-After instead of hanging.
+func TestPrintBrokerRefuses(t *testing.T) {
+	broker := printertest.AMQPURL(t)
+	u, err := url.Parse(broker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("stagelink-nobody", "wrong")
+	h := runHub(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-demo=false", "-amqp-prefix", "stagelink.test.refused"},
+		map[string]string{"STAGELINK_API_TOKEN": "refused-api", "STAGELINK_AMQP": u.String()})
+	defer h.stop(t)
+
+	resp, err := http.Get(h.url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "print-queue") {
+		t.Errorf("/readyz: HTTP %d %s, want 503 naming print-queue", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/print", strings.NewReader(`{"text":"nobody hears"}`))
+	req.Header.Set("Authorization", "Bearer refused-api")
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "unavailable") {
+		t.Errorf("POST /api/v1/print: HTTP %d %s (Retry-After %q), want 503 unavailable with Retry-After",
+			resp.StatusCode, body, resp.Header.Get("Retry-After"))
+	}
 }
