@@ -46,7 +46,11 @@ type Tracker struct {
 	order []trackedRef // jobs in the order stored, for eviction; compacted as it grows
 	head  int          // order[:head] are gone
 	seq   uint64
+	subs  map[chan JobStatus]struct{}
 }
+
+// trackerSubscriberBuffer bounds each subscriber's backlog; a subscriber further behind misses updates.
+const trackerSubscriberBuffer = 256
 
 type trackedJob struct {
 	status JobStatus
@@ -164,6 +168,45 @@ func (t *Tracker) apply(ev Event) {
 		return // a late failure of an earlier delivery does not unprint a job
 	}
 	tj.status.State, tj.status.Reason, tj.status.UpdatedAt = state, ev.Reason, at
+	for ch := range t.subs {
+		select {
+		case ch <- tj.status:
+		default: // a slow subscriber misses it rather than holding up the others
+		}
+	}
+}
+
+// Subscribe returns a channel that gets every job's new status when it is printed or failed, until ctx
+// ends (the channel is then closed). A subscriber that falls behind misses updates; Status tells the rest.
+func (t *Tracker) Subscribe(ctx context.Context) <-chan JobStatus {
+	ch := make(chan JobStatus, trackerSubscriberBuffer)
+	t.mu.Lock()
+	if t.subs == nil {
+		t.subs = make(map[chan JobStatus]struct{})
+	}
+	t.subs[ch] = struct{}{}
+	t.mu.Unlock()
+	context.AfterFunc(ctx, func() {
+		t.mu.Lock()
+		delete(t.subs, ch)
+		t.mu.Unlock()
+		close(ch)
+	})
+	return ch
+}
+
+// Pending returns the jobs this tracker knows to be waiting to print, oldest first: a sender's position
+// in the queue is their job's index here. Jobs queued by other hubs are not counted.
+func (t *Tracker) Pending() []JobStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []JobStatus
+	for _, ref := range t.order[t.head:] {
+		if tj, ok := t.jobs[ref.id]; ok && tj.seq == ref.seq && tj.status.State == JobQueued {
+			out = append(out, tj.status)
+		}
+	}
+	return out
 }
 
 // putLocked stores a job, forgetting the oldest ones beyond the bound.

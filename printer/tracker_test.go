@@ -192,3 +192,33 @@ func TestTrackerIsBounded(t *testing.T) {
 		}
 	}
 }
+
+func TestTrackerPendingAndSubscribe(t *testing.T) {
+	f := newTrackerFixture(t, 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	updates := f.tracker.Subscribe(ctx)
+	for _, id := range []string{"api:1", "api:2", "api:3"} {
+		if _, _, err := f.tracker.Submit(t.Context(), Job{ID: id, Source: SourceWeb, Text: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.event(t, "api:2", EventPrinted, "")
+	select {
+	case st := <-updates:
+		if st.ID != "api:2" || st.State != JobPrinted {
+			t.Errorf("update: got %+v, want api:2 printed", st)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no update")
+	}
+	var got []string
+	for _, st := range f.tracker.Pending() {
+		got = append(got, st.ID)
+	}
+	if strings.Join(got, " ") != "api:1 api:3" {
+		t.Errorf("Pending: got %v, want [api:1 api:3]", got)
+	}
+	cancel()
+	for range updates { // closed when ctx ends
+	}
+}
