@@ -58,3 +58,11 @@ type printDesk interface {
 }
 
 var _ printDesk = (*printer.Tracker)(nil)
+
+// moderator decides whether a message may be printed (Moderator).
+type moderator interface {
+	// Admit checks m and, when it may be printed, counts it against the sender's cooldown and daily cap
+	// (not for tips: they are paid). It returns the message to print (links stripped, when so configured)
+	// or a *Refusal saying why not.
+	Admit(m Message) (Message, error)
+}
