@@ -29,6 +29,12 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/pause", s.requireToken(s.apiPause(true)))
 	s.mux.HandleFunc("POST /api/v1/resume", s.requireToken(s.apiPause(false)))
 	s.printRoutes()
+	if s.cfg.TipWebhooks != nil {
+		s.mux.Handle("POST /webhooks/tips/{provider}", s.cfg.TipWebhooks)
+	}
+	if s.cfg.DiscordInteractions != nil {
+		s.mux.Handle("POST /discord/interactions", s.cfg.DiscordInteractions)
+	}
 	s.mux.Handle("GET /", assetHandler())
 }
 

@@ -143,20 +143,27 @@ func displayName(auth any, id string) string {
 	if m, ok := auth.(map[string]any); ok {
 		name, _ = m["name"].(string)
 	}
-	name = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
-			return -1
-		}
-		return r
-	}, name)
-	name = strings.Join(strings.Fields(name), " ")
-	if r := []rune(name); len(r) > maxDisplayName {
-		name = strings.TrimRight(string(r[:maxDisplayName]), " ") // the cut may end on a space
-	}
+	name = pageText(name, maxDisplayName)
 	if name == "" {
 		name = "viewer-" + id[:min(4, len(id))]
 	}
 	return name
+}
+
+// pageText makes outside text safe to show others as one line: without control or format characters or
+// invalid UTF-8, spaces collapsed, at most max runes.
+func pageText(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
+			return -1
+		}
+		return r
+	}, strings.ToValidUTF8(s, ""))
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > max {
+		s = strings.TrimRight(string(r[:max]), " ") // the cut may end on a space
+	}
+	return s
 }
 
 // hostOf strips the port from a remote address.

@@ -105,6 +105,7 @@
     video: $('#video'),
     venue: $('[data-testid="venue"]'),
     devices: $('[data-testid="venue-devices"]'),
+    tips: $('[data-testid="tips"]'),
     paper: $('[data-testid="paper"]'),
     roll: $('[data-testid="paper-roll"]'),
     rollEmpty: $('[data-testid="paper-empty"]'),
@@ -638,6 +639,7 @@
       ui.viewers.parentElement.title = `${n} ${n === 1 ? 'person' : 'people'} watching now`;
     }
   });
+  socket.on('tip', showTip);
   socket.on('demo:printer', (msg) => renderPaper(Array.isArray(msg && msg.receipts) ? msg.receipts : []));
   socket.on('demo:devices', (msg) => {
     venueData = Array.isArray(msg && msg.devices) ? msg.devices : [];
@@ -650,6 +652,32 @@
       if (ctl.result.until) renderCountdown(ctl);
     }
   }, TICK_MS);
+
+  // ---- tips, shown for a while as they arrive ----
+
+  const TIP_SHOW_MS = 15000;
+  const TIPS_SHOWN = 3;
+
+  function showTip(msg) {
+    if (!msg || typeof msg.display !== 'string' || !msg.display) return;
+    const card = el('div', 'tip');
+    card.dataset.testid = 'tip';
+    const head = el('p', 'tip-head');
+    const who = el('span');
+    who.textContent = `${str(msg.author) || 'Someone'} tipped `;
+    const amount = el('span', 'tip-amount');
+    amount.textContent = msg.display;
+    head.append(who, amount);
+    const text = el('p', 'tip-text');
+    text.textContent = str(msg.text);
+    card.append(head, text);
+    ui.tips.prepend(card);
+    while (ui.tips.children.length > TIPS_SHOWN) ui.tips.lastElementChild.remove();
+    setTimeout(() => {
+      card.classList.add('is-leaving');
+      setTimeout(() => card.remove(), 700);
+    }, TIP_SHOW_MS);
+  }
 
   // ---- the simulated printer (demo mode) ----
 
