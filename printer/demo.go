@@ -93,6 +93,9 @@ func (d *DemoPrinter) WaitReady(ctx context.Context) error {
 	return d.link.WaitReady(ctx)
 }
 
+// Status returns the simulated printer's last reported status, and whether one has arrived yet.
+func (d *DemoPrinter) Status() (Status, bool) { return d.link.Status() }
+
 // Receipts returns the receipts kept, newest first.
 func (d *DemoPrinter) Receipts() []DemoReceipt {
 	d.mu.Lock()

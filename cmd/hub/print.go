@@ -22,8 +22,9 @@ type printing struct {
 	tracker *printer.Tracker
 	check   web.Check
 	layout  printer.LayoutConfig
-	demo    *printer.DemoPrinter // the demo's printer, nil otherwise
-	agent   *printer.Agent       // nil when no printer is here
+	demo    *printer.DemoPrinter          // the demo's printer, nil otherwise
+	agent   *printer.Agent                // nil when no printer is here
+	status  func() (printer.Status, bool) // the printer's status, nil when no printer is here
 	infra   []func(context.Context) error
 	closers []func() error
 }
@@ -64,7 +65,7 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 		if err != nil {
 			return nil, err
 		}
-		out = sp
+		out, p.status = sp, sp.Status
 		p.infra = append(p.infra, sp.Run)
 		log.Info("printer agent in-process", "serial", cfg.printer, "baud", cfg.baud)
 	case demo && cfg.amqp == "":
@@ -72,7 +73,7 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 		if err != nil {
 			return nil, err
 		}
-		out, p.demo = d, d
+		out, p.demo, p.status = d, d, d.Status
 		p.infra = append(p.infra, d.Run)
 		log.Info("demo: a simulated printer prints the jobs; its receipts appear on the page")
 	case cfg.amqp != "":
@@ -89,6 +90,18 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 		p.agent = printer.NewAgent(p.queue, out, printed, p.layout, log.With("component", "printer-agent"))
 	}
 	return p, nil
+}
+
+// state says how the printer is, for the Discord bot's /queue: "" when it is not on this hub.
+func (p *printing) state() string {
+	if p.status == nil {
+		return ""
+	}
+	st, ok := p.status()
+	if !ok {
+		return "starting"
+	}
+	return st.String()
 }
 
 // run runs the queue, the tracker and the agent until ctx ends. The agent finishes the job in hand first,
