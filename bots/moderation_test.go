@@ -2,6 +2,7 @@ package bots
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -572,6 +573,97 @@ func TestRefusalRingFilling(t *testing.T) {
 			t.Errorf("after %d adds (-want +got):\n%s", i+1, diff)
 		}
 	}
+}
+
+func TestModeratorReloadsBlockedWords(t *testing.T) {
+	path := writeWords(t, filepath.Join(t.TempDir(), "words.txt"), "alpha")
+	synctest.Test(t, func(t *testing.T) {
+		var logs logBuffer
+		m := newTestModerator(t, ModerationConfig{BlockedWordsFile: path, Cooldown: -1, DailyCap: -1},
+			slog.New(slog.NewTextHandler(&logs, nil)))
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(ctx) }()
+		defer func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: got %v, want nil", err)
+			}
+		}()
+
+		blocked := func(word string) bool {
+			_, err := m.Admit(discordMsg("", word))
+			return refusalCode(t, err) == "blocked_word"
+		}
+		// waitFor polls Admit until it gives want, for at most 10 polls of the file.
+		waitFor := func(word string, want bool) {
+			t.Helper()
+			for deadline := time.Now().Add(10 * blockedWordsPoll); blocked(word) != want; {
+				if time.Now().After(deadline) {
+					t.Fatalf("%q blocked: got %v, want %v after a reload", word, !want, want)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		if !blocked("alpha") || blocked("beta") {
+			t.Fatalf("initial list: want alpha blocked, beta not")
+		}
+		writeWords(t, path, "beta", "gamma")
+		waitFor("beta", true)
+		waitFor("alpha", false)
+
+		// A bad file keeps the list, with one warning.
+		if err := os.WriteFile(path, []byte("delta\n\xff\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * blockedWordsPoll)
+		if !blocked("beta") || blocked("delta") {
+			t.Errorf("bad file: want the previous list kept")
+		}
+		// So does a missing one.
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * blockedWordsPoll)
+		if !blocked("gamma") {
+			t.Errorf("missing file: want the previous list kept")
+		}
+		writeWords(t, path, "delta")
+		waitFor("delta", true)
+		waitFor("beta", false)
+
+		out := logs.String()
+		for _, want := range []struct {
+			text string
+			n    int
+		}{
+			{"blocked words loaded", 3},
+			{"entries=2", 1},
+			{"not UTF-8", 1},
+			{"blocked words file unreadable", 1},
+		} {
+			if got := strings.Count(out, want.text); got != want.n {
+				t.Errorf("got %d log lines with %q, want %d; log:\n%s", got, want.text, want.n, out)
+			}
+		}
+	})
+}
+
+func TestModeratorRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		m := newTestModerator(t, ModerationConfig{}, nil)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error, 1)
+		go func() { done <- m.Run(ctx) }()
+		synctest.Wait()
+		if err := m.Run(ctx); err == nil {
+			t.Errorf("second Run: got nil, want an error")
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run without a file: got %v, want nil", err)
+		}
+	})
 }
 
 func TestModeratorConcurrentUse(t *testing.T) {
