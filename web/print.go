@@ -12,6 +12,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/stagelink/stagelink/bots"
 	"github.com/stagelink/stagelink/lighting"
 	"github.com/stagelink/stagelink/printer"
 )
@@ -57,11 +58,57 @@ type printAnswer struct {
 	printer.JobStatus
 }
 
+// Moderation is the community's printing as the API controls it (bots.Moderator).
+type Moderation interface {
+	SetPaused(paused bool)
+	Paused() bool
+	Refusals(max int) []bots.RefusalRecord
+}
+
+var _ Moderation = (*bots.Moderator)(nil)
+
+// maxRefusalsShown bounds GET /api/v1/print/refusals.
+const maxRefusalsShown = 200
+
 func (s *Server) printRoutes() {
 	s.mux.HandleFunc("POST /api/v1/print", s.requireToken(s.apiPrint))
 	s.mux.HandleFunc("GET /api/v1/print/{id}", s.requireToken(s.apiPrintStatus))
 	s.mux.HandleFunc("GET /api/v1/print/{id}/receipt.png", s.requireToken(s.apiPrintReceipt))
 	s.mux.HandleFunc("GET /demo/printer/{seq}", s.demoReceipt)
+	s.mux.HandleFunc("GET /api/v1/print/pause", s.requireToken(s.apiPrintPaused))
+	s.mux.HandleFunc("POST /api/v1/print/pause", s.requireToken(s.apiPrintPause(true)))
+	s.mux.HandleFunc("POST /api/v1/print/resume", s.requireToken(s.apiPrintPause(false)))
+	s.mux.HandleFunc("GET /api/v1/print/refusals", s.requireToken(s.apiPrintRefusals))
+}
+
+// apiPrintPaused tells whether the community's messages are paused (the API's own jobs still print).
+func (s *Server) apiPrintPaused(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Moderation == nil {
+		writeError(w, &lighting.Error{Code: codeUnavailable, Message: "community printing is not set up on this hub"})
+		return
+	}
+	writeJSON(w, http.StatusOK, pauseMsg{s.cfg.Moderation.Paused()})
+}
+
+func (s *Server) apiPrintPause(p bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if s.cfg.Moderation == nil {
+			writeError(w, &lighting.Error{Code: codeUnavailable, Message: "community printing is not set up on this hub"})
+			return
+		}
+		s.cfg.Moderation.SetPaused(p)
+		s.log.Info("community printing", "paused", p)
+		writeJSON(w, http.StatusOK, pauseMsg{p})
+	}
+}
+
+// apiPrintRefusals lists the latest messages moderation refused, newest first.
+func (s *Server) apiPrintRefusals(w http.ResponseWriter, _ *http.Request) {
+	if s.cfg.Moderation == nil {
+		writeError(w, &lighting.Error{Code: codeUnavailable, Message: "community printing is not set up on this hub"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"refusals": s.cfg.Moderation.Refusals(maxRefusalsShown)})
 }
 
 func (s *Server) apiPrint(w http.ResponseWriter, r *http.Request) {

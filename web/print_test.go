@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stagelink/stagelink/bots"
 	"github.com/stagelink/stagelink/lighting"
 	"github.com/stagelink/stagelink/printer"
 )
@@ -190,5 +191,38 @@ func eventually(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestAPIPrintPauseAndRefusals(t *testing.T) {
+	mod, err := bots.NewModerator(bots.ModerationConfig{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newAPIHub(t, Config{APIToken: testAPIToken, Moderation: mod}, lighting.DefaultConfig())
+	for _, step := range []struct {
+		method, path string
+		want         bool
+	}{
+		{http.MethodGet, "/api/v1/print/pause", false},
+		{http.MethodPost, "/api/v1/print/pause", true},
+		{http.MethodGet, "/api/v1/print/pause", true},
+		{http.MethodPost, "/api/v1/print/resume", false},
+	} {
+		resp, body := do(t, step.method, f.url+step.path, testAPIToken, "")
+		if got := decodeJSON[pauseMsg](t, body); resp.StatusCode != http.StatusOK || got.Paused != step.want {
+			t.Errorf("%s %s: got HTTP %d %s, want paused %v", step.method, step.path, resp.StatusCode, body, step.want)
+		}
+		if resp, _ := do(t, step.method, f.url+step.path, "", ""); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s %s without a token: got HTTP %d, want 401", step.method, step.path, resp.StatusCode)
+		}
+	}
+	if _, err := mod.Admit(bots.Message{Source: printer.SourceDiscord, JobID: "discord:1", UserID: "discord:9", Author: "x", Text: "see https://spam.example"}); err == nil {
+		t.Fatal("a link was admitted")
+	}
+	resp, body := do(t, http.MethodGet, f.url+"/api/v1/print/refusals", testAPIToken, "")
+	got := decodeJSON[struct{ Refusals []bots.RefusalRecord }](t, body)
+	if resp.StatusCode != http.StatusOK || len(got.Refusals) != 1 || got.Refusals[0].Code != "link" || got.Refusals[0].JobID != "discord:1" {
+		t.Errorf("refusals: got HTTP %d %s, want one link refusal of discord:1", resp.StatusCode, body)
 	}
 }

@@ -26,6 +26,7 @@ type Config struct {
 	Print       PrintDesk            // print jobs for /api/v1/print; nil answers that printing is not set up
 	PrintLayout printer.LayoutConfig // header and footer of receipt pictures
 
+	Moderation          Moderation   // the community's pause switch and refusals; nil: not configured
 	TipWebhooks         http.Handler // POST /webhooks/tips/{provider}; nil: not configured (404)
 	DiscordInteractions http.Handler // POST /discord/interactions; nil: not configured (404)
 }
