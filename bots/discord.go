@@ -248,6 +248,9 @@ func (d *Discord) Run(ctx context.Context) error {
 	statuses := d.desk.Subscribe(ctx)
 	g.Go(func() error { d.follow(ctx, statuses); return nil })
 	g.Go(func() error { d.send(ctx); return nil })
+	if d.cfg.Mode == DiscordGateway {
+		g.Go(func() error { return d.runGateway(ctx) })
+	}
 	return g.Wait()
 }
 

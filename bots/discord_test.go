@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -570,6 +571,97 @@ func TestDiscordFollowUpsNeverBlock(t *testing.T) {
 		t.Errorf("outbox holds %d, want %d", got, discordOutbox)
 	}
 	f.logs.waitLog(t, "too many follow-ups waiting")
+}
+
+// gatewayFixture runs the bot in gateway mode against the fake gateway until it has identified.
+// before, when not nil, runs just before the bot starts.
+func gatewayFixture(t *testing.T, edit func(*DiscordConfig), before func()) *discordFixture {
+	f := newDiscordFixture(t, func(c *DiscordConfig) {
+		c.Mode, c.PublicKey = DiscordGateway, ""
+		if edit != nil {
+			edit(c)
+		}
+	}, nil)
+	if before != nil {
+		before()
+	}
+	f.start(t)
+	f.fake.waitIdentified(t, 1)
+	f.logs.waitLog(t, "gateway connected")
+	return f
+}
+
+func TestDiscordGateway(t *testing.T) {
+	var baseline int
+	f := gatewayFixture(t, nil, func() { baseline = runtime.NumGoroutine() })
+	id := f.fake.waitIdentified(t, 1)
+	if id.Token != "Bot "+fakeToken || id.Intents != 0 {
+		t.Errorf("identify: got %+v, want the bot token and no intents", id)
+	}
+	f.fake.mu.Lock()
+	dialled := f.fake.gatewayURL[0]
+	f.fake.mu.Unlock()
+	if dialled != "/gateway/?v=9&encoding=json" {
+		t.Errorf("dialled %q, want the gateway URL from GET /gateway with v=9&encoding=json", dialled)
+	}
+	f.fake.waitHeartbeats(t, 1)
+	f.fake.sendOp(1, "null") // Discord asks for a heartbeat now
+	f.fake.waitHeartbeats(t, 2)
+
+	const iid = "1234567890123456789"
+	f.fake.dispatch("INTERACTION_CREATE", commandJSON(iid, "tok-1", "print", "over the gateway"))
+	r := f.fake.waitRequest(t, "POST", "/interactions/"+iid+"/tok-1/callback")
+	wantReply(t, r.Body, "Queued: number 1 in line")
+	if job, _ := f.tracker.Job("discord:" + iid); job.Text != "over the gateway" {
+		t.Errorf("job: got %+v", job)
+	}
+
+	// A redelivered interaction prints once.
+	f.fake.dispatch("INTERACTION_CREATE", commandJSON(iid, "tok-1", "print", "over the gateway"))
+	r = f.fake.waitRequest(t, "POST", "/interactions/"+iid+"/tok-1/callback")
+	wantReply(t, r.Body, "Already queued")
+	if p := f.tracker.Pending(); len(p) != 1 {
+		t.Errorf("pending: got %v, want one job", p)
+	}
+
+	f.event(t, "discord:"+iid, printer.EventPrinted, "")
+	r = f.fake.waitRequest(t, "POST", "/webhooks/"+testAppID+"/tok-1")
+	if !bytes.Contains(r.Body, []byte("Printed")) {
+		t.Errorf("follow-up: got %s", r.Body)
+	}
+
+	// Discord invalidates the session: discordgo identifies again; the bot warns about a second instance.
+	f.fake.sendOp(9, "false")
+	f.fake.waitIdentified(t, 2)
+	f.logs.waitLog(t, "run exactly one gateway instance per token")
+
+	f.stop(t)
+	f.bot.session.Client.CloseIdleConnections()
+	for deadline := time.Now().Add(5 * time.Second); runtime.NumGoroutine() > baseline && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := runtime.NumGoroutine(); got > baseline {
+		buf := make([]byte, 1<<20)
+		t.Errorf("%d goroutines after Run returned, %d before:\n%s", got, baseline, buf[:runtime.Stack(buf, true)])
+	}
+}
+
+func TestDiscordGatewaySecondInstance(t *testing.T) {
+	f := gatewayFixture(t, nil, nil)
+	f.fake.setOverride(func(method, path string) (int, string, bool) {
+		return http.StatusBadRequest, `{"message": "Interaction has already been acknowledged.", "code": 40060}`,
+			strings.HasSuffix(path, "/callback")
+	})
+	f.fake.dispatch("INTERACTION_CREATE", commandJSON("1234567890123456789", "tok-1", "queue", ""))
+	f.logs.waitLog(t, "more than one instance runs with this bot token")
+}
+
+func TestDiscordGatewayBadToken(t *testing.T) {
+	f := newDiscordFixture(t, func(c *DiscordConfig) { c.Mode, c.PublicKey, c.Token = DiscordGateway, "", "wrong" }, nil)
+	err := f.bot.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("Run: got %v, want 401 Unauthorized", err)
+	}
 }
 
 // FuzzInteraction: whatever a signed request holds, the endpoint neither panics nor answers 5xx.
