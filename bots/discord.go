@@ -225,6 +225,9 @@ func NewDiscord(cfg DiscordConfig, desk discordDesk, mod moderator, printerState
 	}
 	s.StateEnabled = false
 	s.Identify.Intents = discordgo.IntentsNone // interactions arrive without intents
+	if cfg.Channel != "" {
+		s.Identify.Intents = discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+	}
 	if printerState == nil {
 		printerState = func() string { return "" }
 	}

@@ -18,6 +18,9 @@ func (d *Discord) runGateway(ctx context.Context) error {
 		s.AddHandler(d.onReady),
 		s.AddHandler(d.onInteractionCreate),
 	}
+	if d.cfg.Channel != "" {
+		handlers = append(handlers, s.AddHandler(d.onMessageCreate))
+	}
 	defer func() {
 		for _, remove := range handlers {
 			remove()

@@ -664,6 +664,41 @@ func TestDiscordGatewayBadToken(t *testing.T) {
 	}
 }
 
+func TestDiscordChannelMode(t *testing.T) {
+	f := gatewayFixture(t, func(c *DiscordConfig) { c.Channel = testChannel }, nil)
+	if id := f.fake.waitIdentified(t, 1); id.Intents != 1<<9|1<<15 {
+		t.Errorf("identify intents: got %d, want GUILD_MESSAGES|MESSAGE_CONTENT", id.Intents)
+	}
+	message := func(id, channel, author string, bot bool, content string) string {
+		return fmt.Sprintf(`{"id": %q, "channel_id": %q, "guild_id": %q, "type": 0, "content": %q, "timestamp": "2025-01-02T03:04:05.000000+00:00",
+			"author": {"id": %q, "username": "ala", "global_name": "Ala K", "bot": %v}, "member": {"nick": "", "roles": []}}`,
+			id, channel, testGuild, content, author, bot)
+	}
+	f.fake.dispatch("MESSAGE_CREATE", message("1300000000000000001", testChannel, fakeBotID, true, "my own reply"))
+	f.fake.dispatch("MESSAGE_CREATE", message("1300000000000000002", "333000000000000009", testUser, false, "elsewhere"))
+	f.fake.dispatch("MESSAGE_CREATE", message("1300000000000000003", testChannel, testUser, false, "print me"))
+	f.waitState(t, "discord:1300000000000000003", printer.JobQueued)
+	job, _ := f.tracker.Job("discord:1300000000000000003")
+	if job.Author != "Ala K" || job.Text != "print me" || !job.CreatedAt.Equal(time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)) {
+		t.Errorf("job: got %+v", job)
+	}
+	if p := f.tracker.Pending(); len(p) != 1 {
+		t.Errorf("pending: got %v, want only the person's message in the channel", p)
+	}
+	f.event(t, "discord:1300000000000000003", printer.EventPrinted, "")
+	f.fake.waitRequest(t, "PUT", "/channels/"+testChannel+"/messages/1300000000000000003/reactions/✅/@me")
+
+	f.mod.admit = func(m Message) (Message, error) {
+		return Message{}, &Refusal{Code: "link", Reason: "Links are not printed."}
+	}
+	f.fake.dispatch("MESSAGE_CREATE", message("1300000000000000004", testChannel, testUser, false, "http://spam"))
+	f.fake.waitRequest(t, "PUT", "/channels/"+testChannel+"/messages/1300000000000000004/reactions/❌/@me")
+	r := f.fake.waitRequest(t, "POST", "/channels/"+testChannel+"/messages")
+	if !bytes.Contains(r.Body, []byte("Links are not printed.")) || !bytes.Contains(r.Body, []byte("1300000000000000004")) {
+		t.Errorf("refusal reply: got %s, want the reason, replying to the message", r.Body)
+	}
+}
+
 // FuzzInteraction: whatever a signed request holds, the endpoint neither panics nor answers 5xx.
 func FuzzInteraction(f *testing.F) {
 	f.Add(`{"id": "1", "type": 1}`)
