@@ -204,6 +204,7 @@ const (
 	discordOutbox         = 256              // follow-ups waiting to be sent
 	discordMaxWatched     = 10_000           // jobs waiting for a follow-up
 	discordSweepEvery     = 30 * time.Second
+	discordWatchFor       = 24 * time.Hour // how long a job may wait for its follow-up
 	discordRequestTimeout = 15 * time.Second
 )
 

@@ -77,7 +77,11 @@ func (d *Discord) follow(ctx context.Context, statuses <-chan printer.JobStatus)
 		case <-tick.C:
 			d.mu.Lock()
 			ids := make([]string, 0, len(d.watching))
-			for id := range d.watching {
+			for id, w := range d.watching {
+				if d.now().Sub(w.since) > discordWatchFor {
+					delete(d.watching, id) // the desk forgot it, or it never moved: stop waiting
+					continue
+				}
 				ids = append(ids, id)
 			}
 			d.mu.Unlock()

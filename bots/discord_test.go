@@ -711,7 +711,8 @@ func FuzzInteraction(f *testing.F) {
 	f.Add(`{"type": 2, "data": null, "user": {"id": "5"}}`)
 	f.Add(`[]`)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(f.TempDir(), "queue")}, log)
+	// A small queue soon answers "full" without writing: thousands of fsyncs would stall the fuzzer.
+	q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(f.TempDir(), "queue"), MaxPending: 20}, log)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -721,6 +722,7 @@ func FuzzInteraction(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	bot.deferAfter = 100 * time.Millisecond // a slow disk exercises the deferred reply, without stalling the fuzzer
 	bot.session.Client = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("no network in fuzzing")
 	})}
@@ -736,3 +738,33 @@ func FuzzInteraction(f *testing.F) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func TestDiscordSweepCatchesMissedOutcomes(t *testing.T) {
+	f := newDiscordFixture(t, nil, nil)
+	// Printed before the bot subscribed: only the sweep can notice.
+	if _, _, err := f.tracker.Submit(t.Context(), printer.Job{ID: "discord:1", Source: printer.SourceDiscord, Author: "Ala", Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	f.event(t, "discord:1", printer.EventPrinted, "")
+	f.waitState(t, "discord:1", printer.JobPrinted)
+	f.bot.watchJob("discord:1", watch{userID: testUser, channelID: testChannel, appID: testAppID, token: "tok-1", expires: time.Now().Add(time.Hour)})
+	f.bot.watchJob("discord:2", watch{userID: testUser, channelID: testChannel})
+	f.bot.mu.Lock()
+	w := f.bot.watching["discord:2"]
+	w.since = time.Now().Add(-25 * time.Hour)
+	f.bot.watching["discord:2"] = w
+	f.bot.mu.Unlock()
+	f.start(t)
+	f.fake.waitRequest(t, "POST", "/webhooks/"+testAppID+"/tok-1")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		f.bot.mu.Lock()
+		n := len(f.bot.watching)
+		f.bot.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still watching %d jobs, want the day-old one forgotten", n)
+		}
+	}
+}
