@@ -1,0 +1,91 @@
+package bots
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stagelink/stagelink/printer"
+	"github.com/stagelink/stagelink/printer/printertest"
+)
+
+// paperRig is the venue end of printing for the end-to-end tests: a printer agent taking jobs from q and
+// printing over a real serial line (a socat pty pair) to the fake TM-T88IV.
+type paperRig struct {
+	fake *printer.FakePrinter
+}
+
+func startPaperRig(t *testing.T, q printer.Queue) *paperRig {
+	t.Helper()
+	printertest.NeedSocat(t)
+	host, far := printertest.SocatPair(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	port, err := printer.OpenSerial(far, printer.DefaultBaud)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := printer.NewFakePrinter(port, printer.FakePrinterConfig{}, log)
+	sp, err := printer.NewSerialPrinter(host, printer.DefaultBaud, printer.LinkConfig{}, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed, err := printer.OpenPrintedLog(filepath.Join(t.TempDir(), "printed.log"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := printer.NewAgent(q, sp, printed, printer.LayoutConfig{Header: "e2e"}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 3)
+	for _, run := range []func(context.Context) error{fake.Run, sp.Run, agent.Run} {
+		go func() { run(ctx); done <- struct{}{} }()
+	}
+	t.Cleanup(func() {
+		cancel()
+		for range 3 {
+			<-done
+		}
+		printed.Close()
+	})
+	return &paperRig{fake: fake}
+}
+
+// waitPaper waits until the printer has printed text (in PC852).
+func (r *paperRig) waitPaper(t *testing.T, text string) {
+	t.Helper()
+	want := printer.EncodePC852(text)
+	for deadline := time.Now().Add(15 * time.Second); !bytes.Contains(r.fake.Printed(), want); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the printer never printed %q; it has %q", text, printer.DecodePC852(r.fake.Printed()))
+		}
+	}
+}
+
+// TestDiscordPrintEndToEnd: /print over the interactions endpoint → moderation → the queue → the printer
+// agent → a real serial line → the fake printer, and the member's follow-up says it printed.
+func TestDiscordPrintEndToEnd(t *testing.T) {
+	f := newDiscordFixture(t, nil, nil)
+	rig := startPaperRig(t, f.queue)
+	f.start(t)
+
+	w := f.post(t, commandJSON("1234567890123456789", "tok-e2e", "print", "Zażółć gęślą jaźń z Discorda"), testKey, time.Now())
+	wantReply(t, w.Body.Bytes(), "Queued")
+	rig.waitPaper(t, "Zażółć gęślą jaźń z Discorda")
+
+	r := f.fake.waitRequest(t, "POST", "/webhooks/"+testAppID+"/tok-e2e")
+	var msg struct {
+		Content string `json:"content"`
+	}
+	json.Unmarshal(r.Body, &msg)
+	if !strings.Contains(msg.Content, "Printed") {
+		t.Errorf("follow-up: got %s, want Printed", r.Body)
+	}
+	if st := rig.fake.Stats(); st.Dropped != 0 {
+		t.Errorf("the printer dropped %d bytes, want 0", st.Dropped)
+	}
+}
