@@ -146,6 +146,8 @@ func (t *Tips) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	switch p := r.PathValue("provider"); {
 	case p == ProviderKofi && t.cfg.KofiToken != "":
 		in, err = t.decodeKofi(w, r)
+	case p == ProviderGeneric && t.cfg.GenericSecret != "":
+		in, err = t.decodeGeneric(w, r)
 	default:
 		err = &tipError{http.StatusNotFound, "not_found", "no tip webhook is set up for this provider", 0}
 	}

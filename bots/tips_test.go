@@ -2,6 +2,9 @@ package bots
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -496,4 +500,137 @@ func checkTipAnswer(t *testing.T, code int, a tipAnswer) {
 	if a.OK != (code == http.StatusOK) || a.OK == (a.Error != nil) {
 		t.Fatalf("got %d %+v: ok and error disagree with the status", code, a)
 	}
+}
+
+// signGeneric signs body as the generic webhook's format says, at ts.
+func signGeneric(secret string, ts time.Time, body string) http.Header {
+	stamp := strconv.FormatInt(ts.Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(stamp + "." + body))
+	return http.Header{
+		GenericTimestampHeader: {stamp},
+		GenericSignatureHeader: {"sha256=" + hex.EncodeToString(mac.Sum(nil))},
+	}
+}
+
+const genericBody = `{"id":"sb-1042","name":"Jo","message":"Hello from chat!","amount":1250,"currency":"PLN","timestamp":"2026-01-01T18:30:00Z"}`
+
+func TestGenericTipPrints(t *testing.T) {
+	f := newTipsFixture(t, TipsConfig{GenericSecret: tipsGenericSecret})
+	code, a := f.post(ProviderGeneric, "application/json", []byte(genericBody), signGeneric(tipsGenericSecret, time.Now(), genericBody))
+	if code != http.StatusOK || !a.OK || a.ID != "generic:sb-1042" || a.Status != "queued" {
+		t.Fatalf("got %d %+v, want 200 queued generic:sb-1042", code, a)
+	}
+	at := time.Date(2026, 1, 1, 18, 30, 0, 0, time.UTC)
+	want := []printer.Job{{ID: "generic:sb-1042", Source: printer.SourceTip, Author: "Jo", Text: "Hello from chat!",
+		Amount: 1250, Currency: "PLN", CreatedAt: at}}
+	if diff := cmp.Diff(want, f.jobs()); diff != "" {
+		t.Errorf("queued (-want +got):\n%s", diff)
+	}
+	wantTips := []Tip{{Provider: "generic", Author: "Jo", Amount: 1250, Currency: "PLN", Text: "Hello from chat!", At: at}}
+	if diff := cmp.Diff(wantTips, f.tipsSeen()); diff != "" {
+		t.Errorf("onTip (-want +got):\n%s", diff)
+	}
+}
+
+func TestGenericTipWithoutOptionalFields(t *testing.T) {
+	f := newTipsFixture(t, TipsConfig{GenericSecret: tipsGenericSecret})
+	body := `{"id":"x/1 ü","amount":500,"currency":"JPY"}`
+	now := time.Now()
+	code, a := f.post(ProviderGeneric, "application/json; charset=utf-8", []byte(body), signGeneric(tipsGenericSecret, now, body))
+	if code != http.StatusOK || !strings.HasPrefix(a.ID, "generic:sha256-") {
+		t.Fatalf("got %d %+v, want 200 with a hashed id", code, a)
+	}
+	jobs := f.jobs()
+	if len(jobs) != 1 || jobs[0].Author != "Anonymous" || jobs[0].Text != "" || jobs[0].Amount != 500 ||
+		!jobs[0].CreatedAt.Equal(time.Unix(now.Unix(), 0)) {
+		t.Errorf("queued %+v, want an anonymous ¥500 tip at the signing time", jobs)
+	}
+}
+
+func TestGenericRefusals(t *testing.T) {
+	now := time.Now()
+	signed := func(body string) http.Header { return signGeneric(tipsGenericSecret, now, body) }
+	for _, tt := range []struct {
+		name      string
+		body      string
+		header    http.Header
+		ctype     string
+		wantCode  int
+		wantError string
+	}{
+		{"bad signature", genericBody, signGeneric("another secret, long enough", now, genericBody), "", 401, "unauthorized"},
+		{"body changed after signing", strings.Replace(genericBody, "1250", "125000", 1), signed(genericBody), "", 401, "unauthorized"},
+		{"no signature", genericBody, http.Header{GenericTimestampHeader: {strconv.FormatInt(now.Unix(), 10)}}, "", 401, "unauthorized"},
+		{"signature not hex", genericBody, http.Header{GenericTimestampHeader: {strconv.FormatInt(now.Unix(), 10)},
+			GenericSignatureHeader: {"sha256=zz"}}, "", 401, "unauthorized"},
+		{"no timestamp", genericBody, http.Header{GenericSignatureHeader: signed(genericBody)[GenericSignatureHeader]}, "", 401, "unauthorized"},
+		{"stale timestamp", genericBody, signGeneric(tipsGenericSecret, now.Add(-6*time.Minute), genericBody), "", 401, "unauthorized"},
+		{"future timestamp", genericBody, signGeneric(tipsGenericSecret, now.Add(6*time.Minute), genericBody), "", 401, "unauthorized"},
+		{"unknown field", `{"id":"a","amount":1,"currency":"PLN","private":true}`, nil, "", 400, "bad_request"},
+		{"no id", `{"amount":100,"currency":"PLN"}`, nil, "", 400, "bad_request"},
+		{"no amount", `{"id":"a","currency":"PLN"}`, nil, "", 400, "bad_request"},
+		{"fractional amount", `{"id":"a","amount":12.5,"currency":"PLN"}`, nil, "", 400, "bad_request"},
+		{"negative amount", `{"id":"a","amount":-100,"currency":"PLN"}`, nil, "", 400, "bad_request"},
+		{"absurd amount", `{"id":"a","amount":100000001,"currency":"PLN"}`, nil, "", 400, "bad_request"},
+		{"bad currency", `{"id":"a","amount":100,"currency":"zł"}`, nil, "", 400, "bad_request"},
+		{"bad timestamp", `{"id":"a","amount":100,"currency":"PLN","timestamp":"yesterday"}`, nil, "", 400, "bad_request"},
+		{"trailing data", `{"id":"a","amount":100,"currency":"PLN"} {}`, nil, "", 400, "bad_request"},
+		{"invalid UTF-8", "{\"id\":\"a\",\"amount\":100,\"currency\":\"PLN\",\"message\":\"\xff\"}", nil, "", 400, "bad_request"},
+		{"wrong content type", genericBody, nil, "application/x-www-form-urlencoded", 415, "unsupported_media_type"},
+		{"huge body", `{"id":"a","amount":100,"currency":"PLN","message":"` + strings.Repeat("a", DefaultTipsMaxBody) + `"}`, nil, "", 413, "too_large"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newTipsFixture(t, TipsConfig{GenericSecret: tipsGenericSecret})
+			if tt.header == nil {
+				tt.header = signed(tt.body)
+			}
+			if tt.ctype == "" {
+				tt.ctype = "application/json"
+			}
+			code, a := f.post(ProviderGeneric, tt.ctype, []byte(tt.body), tt.header)
+			if code != tt.wantCode || a.OK || a.Error == nil || a.Error.Code != tt.wantError {
+				t.Errorf("got %d %+v, want %d %s", code, a, tt.wantCode, tt.wantError)
+			}
+			if jobs := f.jobs(); len(jobs) != 0 {
+				t.Errorf("queued %+v, want nothing", jobs)
+			}
+		})
+	}
+}
+
+func TestGenericRetryPrintsOnce(t *testing.T) {
+	f := newTipsFixture(t, TipsConfig{GenericSecret: tipsGenericSecret})
+	for i := range 3 {
+		// A retry is signed again, later: the id alone makes it the same tip.
+		h := signGeneric(tipsGenericSecret, time.Now().Add(time.Duration(i)*time.Minute), genericBody)
+		if code, a := f.post(ProviderGeneric, "application/json", []byte(genericBody), h); code != http.StatusOK || a.ID != "generic:sb-1042" {
+			t.Fatalf("delivery %d: got %d %+v, want 200 generic:sb-1042", i, code, a)
+		}
+	}
+	if jobs := f.jobs(); len(jobs) != 1 {
+		t.Errorf("queued %d jobs, want 1", len(jobs))
+	}
+	if tips := f.tipsSeen(); len(tips) != 1 {
+		t.Errorf("onTip called %d times, want 1", len(tips))
+	}
+}
+
+func FuzzGenericTip(f *testing.F) {
+	f.Add(genericBody)
+	f.Add(`{"id":"a","amount":1,"currency":"PLN"}`)
+	f.Add(`{"id":"a","amount":-1,"currency":"PLN","message":"\u001b@"}`)
+	f.Add(`{"id":"` + strings.Repeat("é", 300) + `","amount":9223372036854775807,"currency":"KWD"}`)
+	f.Add(`{"id":"a","amount":1e3,"currency":"JPY","timestamp":"0000-01-01T00:00:00Z"}`)
+	f.Add(`[]`)
+	fx := newTipsFixture(f, TipsConfig{GenericSecret: tipsGenericSecret})
+	f.Fuzz(func(t *testing.T, body string) {
+		// Signed, so that the fuzzer reaches the decoder behind the signature check.
+		code, a := serveTip(t, fx.tips.Handler(), ProviderGeneric, "application/json", []byte(body),
+			signGeneric(tipsGenericSecret, time.Now(), body))
+		checkTipAnswer(t, code, a)
+		if code == http.StatusUnauthorized {
+			t.Fatalf("a signed body was refused: %+v", a)
+		}
+	})
 }
