@@ -52,6 +52,8 @@ type TipsConfig struct {
 	MinAmount map[string]int64
 	// MaxBody bounds a webhook body in bytes; zero means DefaultTipsMaxBody.
 	MaxBody int64
+	// Tipply is the Tipply alert feed, read by TipplySource.
+	Tipply TipplyConfig
 }
 
 // LogValue implements slog.LogValuer: it says which providers are set up without logging their secrets.
@@ -59,6 +61,7 @@ func (c TipsConfig) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.Bool("kofi", c.KofiToken != ""),
 		slog.Bool("generic", c.GenericSecret != ""),
+		slog.Bool("tipply", c.Tipply.FeedURL != ""),
 		slog.Any("minAmount", c.MinAmount),
 		slog.Int64("maxBody", c.MaxBody),
 	)
@@ -87,7 +90,7 @@ func (c TipsConfig) Validate() error {
 	if c.MaxBody < 0 || c.MaxBody > 0 && c.MaxBody < 1<<10 {
 		return fmt.Errorf("bots: tip webhook body limit %d is too small: use at least 1024 bytes, or 0 for %d", c.MaxBody, DefaultTipsMaxBody)
 	}
-	return nil
+	return c.Tipply.Validate()
 }
 
 // Tip is a tip as the viewer page shows it live.
