@@ -310,23 +310,10 @@ func tipCurrencyOK(code string) bool {
 	return true
 }
 
-// tipCurrencyDigits is the number of digits of code's minor unit (ISO 4217): 0 for JPY, 3 for KWD, 2 for
-// the rest.
-func tipCurrencyDigits(code string) int {
-	switch code {
-	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-		"XAF", "XOF", "XPF":
-		return 0
-	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
-		return 3
-	}
-	return 2
-}
-
 // maxTipMinor is the largest amount accepted in code's minor units.
 func maxTipMinor(code string) int64 {
 	m := int64(maxTipMajor)
-	for range tipCurrencyDigits(code) {
+	for range printer.CurrencyDigits(code) {
 		m *= 10
 	}
 	return m
@@ -336,7 +323,7 @@ func maxTipMinor(code string) int64 {
 // "500" JPY is 500. It refuses signs, exponents, separators, and more fractional digits than the
 // currency has (unless they are zeros).
 func parseTipAmount(s, code string) (int64, error) {
-	digits := tipCurrencyDigits(code)
+	digits := printer.CurrencyDigits(code)
 	whole, frac, _ := strings.Cut(s, ".")
 	if whole == "" || !tipDigits(whole) || !tipDigits(frac) {
 		return 0, fmt.Errorf("amount %q is not a decimal number like 3.00", tipClip(s, 32))

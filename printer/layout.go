@@ -116,7 +116,7 @@ type currencyFormat struct {
 //	USD  $1,234.50     US: comma groups, decimal point, "$" before
 //	GBP  1,234.50 GBP  UK digits; the code stands in for the missing £
 //	CZK  1 234,50 Kč   Czech (PC852 has "č")
-//	other: 1234.50 XYZ two minor digits assumed, decimal point, the code after
+//	other: 1234.50 XYZ the currency's minor digits (CurrencyDigits: 500 JPY, 1.250 KWD), the code after
 func currencyFormatFor(code string) currencyFormat {
 	switch code {
 	case "PLN":
@@ -130,7 +130,20 @@ func currencyFormatFor(code string) currencyFormat {
 	case "CZK":
 		return currencyFormat{suffix: " Kč", decimal: ",", group: " ", minorDigits: 2}
 	}
-	return currencyFormat{suffix: " " + code, decimal: ".", minorDigits: 2}
+	return currencyFormat{suffix: " " + code, decimal: ".", minorDigits: CurrencyDigits(code)}
+}
+
+// CurrencyDigits is the number of digits of the minor unit of the ISO 4217 currency code: 0 for JPY, 3 for
+// KWD, 2 for the rest.
+func CurrencyDigits(code string) int {
+	switch strings.ToUpper(code) {
+	case "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+		"XAF", "XOF", "XPF":
+		return 0
+	case "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND":
+		return 3
+	}
+	return 2
 }
 
 // FormatAmount writes an amount given in minor units (grosze, cents) of the ISO 4217 currency code, the

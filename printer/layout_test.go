@@ -129,6 +129,8 @@ func TestFormatAmount(t *testing.T) {
 		{2500, "CZK", "25,00 Kč"},
 		{1250, "XYZ", "12.50 XYZ"},
 		{123456, "XYZ", "1234.56 XYZ"},
+		{500, "JPY", "500 JPY"},
+		{1250, "kwd", "1.250 KWD"},
 		{9223372036854775807, "PLN", "92 233 720 368 547 758,07 zł"},
 	}
 	for _, tt := range tests {
