@@ -245,8 +245,25 @@ func NewDiscord(cfg DiscordConfig, desk discordDesk, mod moderator, printerState
 // mode, holds the gateway session, until ctx ends. Call it once.
 func (d *Discord) Run(ctx context.Context) error {
 	defer d.stop()
-	if err := d.register(ctx); err != nil {
-		return err
+	// Discord unreachable (the network, an outage) is waited out; Discord refusing (a bad token, a
+	// missing scope) ends Run, since no retry can fix it.
+	for wait := time.Second; ; wait = min(2*wait, 5*time.Minute) {
+		err := d.register(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if _, refused := errors.AsType[*discordgo.RESTError](err); refused {
+			return err
+		}
+		d.log.Warn("discord: cannot reach Discord; trying again", "err", err, "in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	statuses := d.desk.Subscribe(ctx)
@@ -312,7 +329,7 @@ func (d *Discord) register(ctx context.Context) error {
 			if g != "" {
 				where = "in guild " + g
 			}
-			return fmt.Errorf("discord: register the slash commands %s (is the bot invited there with the applications.commands scope?): %v", where, safeDiscordErr(err))
+			return fmt.Errorf("discord: register the slash commands %s (is the bot invited there with the applications.commands scope?): %w", where, safeDiscordErr(err))
 		}
 		d.log.Info("discord: slash commands registered", "guild", g)
 	}

@@ -345,6 +345,23 @@ func TestDiscordRegistrationFailureStopsRun(t *testing.T) {
 	}
 }
 
+// TestDiscordWaitsForAnUnreachableDiscord: registration that cannot reach Discord (no network) is tried
+// again until it works; only Discord refusing ends Run.
+func TestDiscordWaitsForAnUnreachableDiscord(t *testing.T) {
+	f := newDiscordFixture(t, nil, nil)
+	next := f.bot.session.Client.Transport
+	var calls atomic.Int32
+	f.bot.session.Client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		if calls.Add(1) <= 2 {
+			return nil, errors.New("dial tcp: lookup discord.com: no such host")
+		}
+		return next.RoundTrip(r)
+	})}
+	f.start(t)
+	f.fake.waitRequest(t, "PUT", "/applications/"+testAppID+"/guilds/"+testGuild+"/commands")
+	f.logs.waitLog(t, "cannot reach Discord")
+}
+
 func TestDiscordInteractionSignature(t *testing.T) {
 	f := newDiscordFixture(t, nil, nil)
 	_, otherKey, _ := ed25519.GenerateKey(nil)
