@@ -163,3 +163,43 @@ func TestPrintBrokerRefuses(t *testing.T) {
 			resp.StatusCode, body, resp.Header.Get("Retry-After"))
 	}
 }
+
+// TestRunKofiTip: a Ko-fi tip reaches the hub's webhook in demo mode, is printed by the demo printer
+// (through the real paced link to the fake TM-T88IV), and a retry from Ko-fi prints nothing more.
+func TestRunKofiTip(t *testing.T) {
+	h := runHub(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-tip-min", "USD=100"},
+		map[string]string{"STAGELINK_API_TOKEN": "tip-api", "STAGELINK_KOFI_TOKEN": "kofi-secret-token"})
+	defer h.stop(t)
+	data := `{"verification_token":"kofi-secret-token","message_id":"3a1fac0c-f960-4506-a60e-824979a74e74",` +
+		`"timestamp":"2026-11-22T12:32:57Z","type":"Donation","is_public":true,"from_name":"Jo Example",` +
+		`"message":"Powodzenia!","amount":"3.00","currency":"USD","kofi_transaction_id":"00000000-1111-2222-3333-444444444444"}`
+	post := func(token string) int {
+		body := url.Values{"data": {strings.Replace(data, "kofi-secret-token", token, 1)}}.Encode()
+		resp, err := http.Post(h.url+"/webhooks/tips/kofi", "application/x-www-form-urlencoded", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post("wrong-token"); code != http.StatusUnauthorized {
+		t.Errorf("a wrong verification token: got HTTP %d, want 401", code)
+	}
+	for range 2 { // Ko-fi retries with the same message_id
+		if code := post("kofi-secret-token"); code != http.StatusOK {
+			t.Fatalf("the tip: got HTTP %d, want 200", code)
+		}
+	}
+	id := "kofi:3a1fac0c-f960-4506-a60e-824979a74e74"
+	eventually(t, "the tip printed", func() bool { return printState(t, h.url, "tip-api", id) == printer.JobPrinted })
+	for seq, want := range map[int]int{1: http.StatusOK, 2: http.StatusNotFound} {
+		resp, err := http.Get(fmt.Sprintf("%s/demo/printer/%d.png", h.url, seq))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("demo receipt %d: got HTTP %d, want %d (the tip prints once)", seq, resp.StatusCode, want)
+		}
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/stagelink/stagelink/bots"
 	"github.com/stagelink/stagelink/bridge"
 	"github.com/stagelink/stagelink/cmd/internal/cli"
 	"github.com/stagelink/stagelink/lighting"
@@ -41,6 +42,7 @@ type config struct {
 	baud        int
 	printHeader string
 	printFooter string
+	bots        botsConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -68,11 +70,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.IntVar(&c.baud, "baud", printer.DefaultBaud, "speed of -printer (the printer's DIP switches)")
 	fs.StringVar(&c.printHeader, "print-header", "", "text at the top of every receipt")
 	fs.StringVar(&c.printFooter, "print-footer", "", "text at the bottom of every receipt")
+	c.bots.flags(fs)
 	if err := cli.Parse(fs, args, "STAGELINK_", getenv); err != nil {
 		return c, err
 	}
 	c.lights.Paused = c.paused
-	return c, c.validate()
+	return c, errors.Join(c.bots.resolve(), c.validate())
 }
 
 func (c config) validate() error {
@@ -145,8 +148,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer prints.close()
 	checks = append(checks, prints.check)
 
+	var srv *web.Server
+	community, err := openCommunity(cfg.bots, prints, func() *web.Server { return srv }, log)
+	if err != nil {
+		return err
+	}
+
 	lights := lighting.NewService(cfg.lights, store, limiter, log.With("component", "lighting"))
-	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.tracker, PrintLayout: prints.layout}
+	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.tracker, PrintLayout: prints.layout,
+		Moderation: community.mod, TipWebhooks: community.tips.Handler()}
+	if community.discord != nil && cfg.bots.discord.Mode == bots.DiscordHTTP {
+		wcfg.DiscordInteractions = community.discord.InteractionsHandler()
+	}
 	if cfg.bridgeToken != "" {
 		wcfg.BridgeTokens = append(wcfg.BridgeTokens, string(cfg.bridgeToken))
 	}
@@ -160,7 +173,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "demo API token (for this run): %s\n", wcfg.APIToken)
 		}
 	}
-	srv := web.New(wcfg, lights, log.With("component", "web"))
+	srv = web.New(wcfg, lights, log.With("component", "web"))
 	if prints.demo != nil {
 		srv.SetDemoPrinter(prints.demo)
 	}
@@ -194,6 +207,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return prints.run(gctx) })
+	for _, run := range community.runs() {
+		g.Go(func() error { return run(gctx) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")

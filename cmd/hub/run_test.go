@@ -152,6 +152,10 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad env value", nil, map[string]string{"STAGELINK_PAUSED": "maybe"}, "STAGELINK_PAUSED"},
 		{"stray argument", []string{"extra"}, nil, "unexpected"},
 		{"bad log level", []string{"-log-level", "loud"}, nil, "log level"},
+		{"bad link policy", []string{"-links", "maybe"}, nil, "link"},
+		{"bad tip minimum", []string{"-tip-min", "PLN=five"}, nil, "-tip-min"},
+		{"short tip secret", nil, map[string]string{"STAGELINK_TIPS_SECRET": "short"}, "secret"},
+		{"bad Discord mode", []string{"-discord-mode", "carrier-pigeon"}, map[string]string{"STAGELINK_DISCORD_TOKEN": "x"}, "mode"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
