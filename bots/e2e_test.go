@@ -89,3 +89,39 @@ func TestDiscordPrintEndToEnd(t *testing.T) {
 		t.Errorf("the printer dropped %d bytes, want 0", st.Dropped)
 	}
 }
+
+// TestKofiTipEndToEnd: a Ko-fi tip, delivered twice as Ko-fi retries, goes through the queue to a printer
+// agent on a real serial line and comes out of the fake printer once, with its amount.
+func TestKofiTipEndToEnd(t *testing.T) {
+	f := newTipsFixture(t, TipsConfig{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.tracker.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	rig := startPaperRig(t, f.queue)
+
+	for range 2 {
+		if code, a := f.postKofi(kofiDonation(t, nil)); code != 200 || !a.OK {
+			t.Fatalf("Ko-fi delivery: got %d %+v, want 200 ok", code, a)
+		}
+	}
+	rig.waitPaper(t, "Good luck with the integration!")
+	rig.waitPaper(t, "$3.00")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if st, _ := f.tracker.Status("kofi:3a1fac0c-f960-4506-a60e-824979a74e74"); st.State == printer.JobPrinted {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the tip never reported printed")
+		}
+	}
+	if code, a := f.postKofi(kofiDonation(t, nil)); code != 200 || a.Status != "printed" {
+		t.Errorf("Ko-fi retry after printing: got %d %+v, want 200 with status printed", code, a)
+	}
+	if p := f.tracker.Pending(); len(p) != 0 {
+		t.Errorf("jobs waiting after the retry: %+v, want none", p)
+	}
+	if n := bytes.Count(rig.fake.Printed(), printer.EncodePC852("Good luck with the integration!")); n != 1 {
+		t.Errorf("the tip is on paper %d times, want once", n)
+	}
+}
