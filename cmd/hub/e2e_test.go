@@ -491,7 +491,8 @@ func TestBrowser(t *testing.T) {
 }
 
 // TestDemoPrinterInBrowser: in demo mode a print job sent through the API is printed by the simulated
-// printer (a real paced link to a fake TM-T88IV) and its receipt appears on the viewer page as a picture.
+// printer (a real paced link to a fake TM-T88IV) and its receipt appears on the viewer page as a picture;
+// a signed generic tip shows on the page as a banner with its amount.
 func TestDemoPrinterInBrowser(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: browser")
@@ -499,13 +500,14 @@ func TestDemoPrinterInBrowser(t *testing.T) {
 	needNode(t)
 	_, err := os.Stat("/usr/bin/chromium")
 	need(t, "Debian's chromium", err == nil)
+	t.Setenv("STAGELINK_TIPS_SECRET", "e2e-tips-secret-0123456789")
 	_, hub := startHub(t, "-addr", "127.0.0.1:0", "-demo=true", "-print-header", "stagelink e2e")
 
 	shot := filepath.Join(t.TempDir(), "receipt.png")
 	if dir := os.Getenv("STAGELINK_TEST_ARTIFACTS"); dir != "" {
 		shot = filepath.Join(dir, "receipt.png")
 	}
-	res := runNode(t, "receipt.mjs", "HUB_URL="+hub, "API_TOKEN=e2e-api", "SCREENSHOT="+shot)
+	res := runNode(t, "receipt.mjs", "HUB_URL="+hub, "API_TOKEN=e2e-api", "TIPS_SECRET=e2e-tips-secret-0123456789", "SCREENSHOT="+shot)
 	if res["ok"] != true {
 		t.Fatalf("receipt.mjs: %v", res)
 	}
@@ -523,6 +525,9 @@ func TestDemoPrinterInBrowser(t *testing.T) {
 	var st printer.JobStatus
 	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil || st.State != printer.JobPrinted {
 		t.Errorf("GET /api/v1/print/%s = %+v (%v), want status printed", id, st, err)
+	}
+	if tip, _ := res["tip"].(string); !strings.Contains(tip, "12,50 zł") {
+		t.Errorf("tip banner: got %q, want it to show 12,50 zł", res["tip"])
 	}
 	t.Logf("receipt on the page %v ms after the POST", res["ms"])
 }

@@ -2,11 +2,15 @@
 // mode, sends a print job through the HTTP API, and waits until the page shows the printed receipt as a
 // picture that loaded.
 //
-//   HUB_URL=http://127.0.0.1:8080 API_TOKEN=… [TEXT=hello] [SCREENSHOT=out.png] [TIMEOUT_MS=20000] \
-//   [CHROMIUM=/usr/bin/chromium] node tests/receipt.mjs
+// With TIPS_SECRET (the hub's -tips-secret) it also posts a signed generic tip and waits for the page's
+// tip banner.
+//
+//   HUB_URL=http://127.0.0.1:8080 API_TOKEN=… [TIPS_SECRET=…] [TEXT=hello] [SCREENSHOT=out.png] \
+//   [TIMEOUT_MS=20000] [CHROMIUM=/usr/bin/chromium] node tests/receipt.mjs
 //
 // Prints one JSON line to stdout ({ok, id, seq, width, height, ms}) and exits 0 on success; prints
 // "receipt.mjs: <why>" to stderr (and a JSON line with ok:false to stdout) and exits 1 otherwise.
+import { createHmac } from 'node:crypto';
 import { launch, fail as failWith } from './chromium.mjs';
 
 const env = process.env;
@@ -61,13 +65,32 @@ try {
   const seq = Number(await page.locator('[data-testid="receipt"]').first().getAttribute('data-seq'));
   const ms = Date.now() - t0;
 
+  let tip = null;
+  if (env.TIPS_SECRET) {
+    step = 'sending a signed generic tip';
+    const body = JSON.stringify({ id: `browser-${Date.now()}`, name: 'Tipper', message: 'Dzięki za stream!', amount: 1250, currency: 'PLN' });
+    const ts = String(Math.floor(Date.now() / 1000));
+    const sig = createHmac('sha256', env.TIPS_SECRET).update(`${ts}.${body}`).digest('hex');
+    const tr = await fetch(new URL('/webhooks/tips/generic', env.HUB_URL), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-Stagelink-Timestamp': ts, 'X-Stagelink-Signature': `sha256=${sig}` },
+      body,
+    });
+    if (tr.status !== 200) throw new Error(`POST /webhooks/tips/generic: HTTP ${tr.status} ${await tr.text()}`);
+    step = 'waiting for the tip banner';
+    const banner = page.locator('[data-testid="tip"]').first();
+    await banner.waitFor();
+    tip = (await banner.textContent()).replace(/\s+/g, ' ').trim();
+    if (!tip.includes('12,50 zł') || !tip.includes('Dzięki za stream!')) throw new Error(`tip banner says "${tip}"`);
+  }
+
   if (env.SCREENSHOT) {
     step = `writing the screenshot ${env.SCREENSHOT}`;
     await page.waitForTimeout(700); // let the receipt's print-in animation end
     await page.locator('[data-testid="paper"]').screenshot({ path: env.SCREENSHOT });
   }
   if (pageErrors.length) throw new Error(`the page threw: ${pageErrors.join(' | ')}`);
-  await done(null, { ok: true, id: job.id, seq, ...size, ms });
+  await done(null, { ok: true, id: job.id, seq, ...size, ms, tip });
 } catch (e) {
   await done(e && e.message ? e.message.split('\n')[0] : String(e));
 }
