@@ -16,7 +16,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,34 +37,6 @@ func (f *fakeModerator) Admit(m Message) (Message, error) {
 		return f.admit(m)
 	}
 	return m, nil
-}
-
-// syncBuffer is a log destination tests read while the bot writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitLog waits until the log holds want.
-func (s *syncBuffer) waitLog(t *testing.T, want string) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(s.String(), want); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the log has no %q:\n%s", want, s.String())
-		}
-	}
 }
 
 // slowDesk is a real tracker whose Submit waits for release first: a slow queue.
@@ -727,7 +698,7 @@ func FuzzInteraction(f *testing.F) {
 	f.Add(`{"type": 3, "data": {"custom_id": "x"}}`)
 	f.Add(`{"type": 2, "data": null, "user": {"id": "5"}}`)
 	f.Add(`[]`)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLogger()
 	// A small queue soon answers "full" without writing: thousands of fsyncs would stall the fuzzer.
 	q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(f.TempDir(), "queue"), MaxPending: 20}, log)
 	if err != nil {

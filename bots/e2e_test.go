@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,7 +23,7 @@ func startPaperRig(t *testing.T, q printer.Queue) *paperRig {
 	t.Helper()
 	printertest.NeedSocat(t)
 	host, far := printertest.SocatPair(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := discardLogger()
 	port, err := printer.OpenSerial(far, printer.DefaultBaud)
 	if err != nil {
 		t.Fatal(err)

@@ -1,11 +1,9 @@
 package bots
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,26 +19,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/stagelink/stagelink/printer"
 )
-
-// logBuffer collects log output safely from several goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // writeWords writes a blocked words file into dir and returns its path.
 func writeWords(t *testing.T, path string, lines ...string) string {
@@ -505,7 +483,7 @@ func TestModeratorPauseAndBlock(t *testing.T) {
 }
 
 func TestModeratorRefusals(t *testing.T) {
-	var logs logBuffer
+	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	m := newTestModerator(t, ModerationConfig{Cooldown: -1, DailyCap: -1}, log)
 	secret := "tajny tekst " + strings.Repeat("bardzo długi ", 20) + "KONIEC"
@@ -578,7 +556,7 @@ func TestRefusalRingFilling(t *testing.T) {
 func TestModeratorReloadsBlockedWords(t *testing.T) {
 	path := writeWords(t, filepath.Join(t.TempDir(), "words.txt"), "alpha")
 	synctest.Test(t, func(t *testing.T) {
-		var logs logBuffer
+		var logs syncBuffer
 		m := newTestModerator(t, ModerationConfig{BlockedWordsFile: path, Cooldown: -1, DailyCap: -1},
 			slog.New(slog.NewTextHandler(&logs, nil)))
 		ctx, cancel := context.WithCancel(t.Context())

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -49,8 +48,6 @@ const (
 	tipsGenericSecret = "0123456789abcdef0123456789abcdef"
 )
 
-func tipsTestLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 // tipsFixture is Tips over a real Tracker and DiskQueue in a temporary directory.
 type tipsFixture struct {
 	t       testing.TB
@@ -65,7 +62,7 @@ type tipsFixture struct {
 
 func newTipsFixture(t testing.TB, cfg TipsConfig) *tipsFixture {
 	t.Helper()
-	log := tipsTestLog()
+	log := discardLogger()
 	q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: t.TempDir()}, log)
 	if err != nil {
 		t.Fatal(err)

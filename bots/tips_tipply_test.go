@@ -97,7 +97,7 @@ func waitJobs(t *testing.T, f *tipsFixture, n int) []printer.Job {
 func TestTipplyFeedTipsPrintOnceAndSurviveReconnects(t *testing.T) {
 	feed := newTipplyFeed(t, "u-123")
 	f := newTipsFixture(t, TipsConfig{Tipply: TipplyConfig{FeedURL: feed.url}, MinAmount: map[string]int64{"PLN": 200}})
-	src, err := NewTipplySource(f.tips, tipsTestLog())
+	src, err := NewTipplySource(f.tips, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +161,7 @@ func TestTipplyFeedTipsPrintOnceAndSurviveReconnects(t *testing.T) {
 func TestTipplySourceRetriesUnreachableFeed(t *testing.T) {
 	feed := newTipplyFeed(t, "u-1")
 	f := newTipsFixture(t, TipsConfig{Tipply: TipplyConfig{FeedURL: strings.Replace(feed.url, "u-1", "nobody", 1)}})
-	src, err := NewTipplySource(f.tips, tipsTestLog())
+	src, err := NewTipplySource(f.tips, discardLogger())
 	if err != nil {
 		t.Fatal(err)
 	}
