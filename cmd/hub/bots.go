@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -67,12 +68,7 @@ func (b *botsConfig) resolve() error {
 	if b.discord.Token != "" {
 		errs = append(errs, b.discord.Validate())
 	}
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func splitList(s string) []string {
