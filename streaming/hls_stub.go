@@ -1,0 +1,5 @@
+package streaming
+
+import "log/slog"
+
+func newHLSOutput(log *slog.Logger) hlsOutput { return nil }
