@@ -84,6 +84,7 @@ func checkGoroutines(t *testing.T) {
 	t.Helper()
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
+		http.DefaultClient.CloseIdleConnections()
 		deadline := time.Now().Add(15 * time.Second)
 		for runtime.NumGoroutine() > before {
 			if time.Now().After(deadline) {
@@ -110,8 +111,9 @@ func newTestClient(t *testing.T) *testClient {
 	if err != nil {
 		t.Fatal(err)
 	}
-	se := webrtc.SettingEngine{}
-	se.SetICEUDPMux(webrtc.NewICEUDPMux(nil, conn))
+	logs := pionLogs{slog.New(slog.NewTextHandler(io.Discard, nil))}
+	se := webrtc.SettingEngine{LoggerFactory: logs}
+	se.SetICEUDPMux(webrtc.NewICEUDPMux(logs.NewLogger("udpmux"), conn))
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	m := &webrtc.MediaEngine{}
@@ -197,6 +199,18 @@ func newTestPublisher(t *testing.T, mime string) *testPublisher {
 	sender, err := c.pc.AddTrack(track)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Like a browser page that prefers a codec, offer the track's codec first.
+	for _, tr := range c.pc.GetTransceivers() {
+		var prefs []webrtc.RTPCodecParameters
+		for _, p := range tr.Sender().GetParameters().Codecs {
+			if p.MimeType == mime {
+				prefs = append(prefs, p)
+			}
+		}
+		if err := tr.SetCodecPreferences(prefs); err != nil {
+			t.Fatal(err)
+		}
 	}
 	go func() {
 		for {

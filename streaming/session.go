@@ -41,6 +41,13 @@ func (s *Server) newSession(kind string, st *Stream, pc *webrtc.PeerConnection) 
 	s.mu.Unlock()
 	pc.OnConnectionStateChange(func(state webrtc.PeerConnectionState) {
 		switch state {
+		case webrtc.PeerConnectionStateConnected:
+			for _, sender := range pc.GetSenders() {
+				track, ok := sender.Track().(*sharedTrack)
+				if enc := sender.GetParameters().Encodings; ok && len(enc) > 0 {
+					track.activate(uint32(enc[0].SSRC))
+				}
+			}
 		case webrtc.PeerConnectionStateFailed, webrtc.PeerConnectionStateClosed:
 			v.close()
 		}

@@ -48,6 +48,7 @@ type sharedTrack struct {
 	mu       sync.Mutex
 	keyframe func()                  // asks the current publisher for a keyframe
 	senders  map[string]*trackSender // by TrackLocalContext.ID
+	pending  map[string]*trackSender // bound, but their PeerConnection is not connected yet
 	gop      []*packet               // video: the current group of pictures, from its keyframe on
 	gopSize  int
 	gopOK    bool // gop starts at a keyframe and is within bounds
@@ -63,6 +64,7 @@ func newSharedTrack(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, s
 		kind:     kind,
 		codec:    codec,
 		senders:  map[string]*trackSender{},
+		pending:  map[string]*trackSender{},
 	}
 }
 
@@ -91,6 +93,28 @@ func (t *sharedTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 		lastTS:  rand.Uint32(),
 	}
 	t.mu.Lock()
+	t.pending[ctx.ID()] = s
+	t.mu.Unlock()
+	return codec, nil
+}
+
+// activate starts sending to the viewer whose sender has ssrc, once its PeerConnection is connected:
+// pion drops whatever is written before SRTP is ready, so the cached group of pictures would be lost.
+func (t *sharedTrack) activate(ssrc uint32) {
+	t.mu.Lock()
+	var s *trackSender
+	for id, p := range t.pending {
+		if p.ssrc == ssrc {
+			s = p
+			delete(t.pending, id)
+			t.senders[id] = s
+			break
+		}
+	}
+	if s == nil {
+		t.mu.Unlock()
+		return
+	}
 	if t.kind == webrtc.RTPCodecTypeVideo {
 		if t.gopOK {
 			s.burst = append([]*packet(nil), t.gop...)
@@ -98,13 +122,11 @@ func (t *sharedTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParamet
 			s.waitKey = true
 		}
 	}
-	t.senders[ctx.ID()] = s
 	t.mu.Unlock()
 	if s.waitKey {
 		t.requestKeyframe()
 	}
 	go s.run()
-	return codec, nil
 }
 
 // Unbind stops the sender of a PeerConnection that went away.
@@ -112,6 +134,7 @@ func (t *sharedTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	t.mu.Lock()
 	s := t.senders[ctx.ID()]
 	delete(t.senders, ctx.ID())
+	delete(t.pending, ctx.ID())
 	t.mu.Unlock()
 	if s != nil {
 		s.close()
@@ -124,6 +147,7 @@ func (t *sharedTrack) close() {
 	t.mu.Lock()
 	senders := t.senders
 	t.senders = map[string]*trackSender{}
+	t.pending = map[string]*trackSender{}
 	t.gop, t.gopSize, t.gopOK = nil, 0, false
 	t.mu.Unlock()
 	for _, s := range senders {

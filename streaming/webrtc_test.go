@@ -2,6 +2,7 @@ package streaming
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -58,12 +59,9 @@ func TestWHIPToManyViewers(t *testing.T) {
 	// Every viewer leaves: half say goodbye with DELETE, half just vanish.
 	for i, v := range viewers {
 		if i%2 == 0 {
-			req, _ := http.NewRequest(http.MethodDelete, hub.http.URL+v.location, nil)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil || resp.StatusCode != http.StatusOK {
-				t.Fatalf("DELETE %s: %v %v", v.location, err, resp)
+			if status := do(t, http.MethodDelete, hub.http.URL+v.location, ""); status != http.StatusOK {
+				t.Fatalf("DELETE %s: %d", v.location, status)
 			}
-			resp.Body.Close()
 		} else {
 			v.conn.Close() // no DTLS close, no DELETE: ICE has to notice
 		}
@@ -131,9 +129,8 @@ func TestHTTPErrors(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var b strings.Builder
-		_, _ = b.ReadFrom(resp.Body)
-		return resp.StatusCode, b.String()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
 	}
 	garbage := "v=0\r\no=- 0 0 IN IP4 127.0.0.1\r\nthis is not SDP\r\n"
 	for _, tc := range []struct {
@@ -180,8 +177,7 @@ func TestHTTPErrors(t *testing.T) {
 
 	// A viewer offering only H.264 cannot watch a VP8 stream.
 	h264Only := newTestClient(t)
-	m := &webrtc.MediaEngine{}
-	_ = m // the default engine offers VP8 too, so build the offer from an H.264-only transceiver
+	// The default engine offers VP8 too: keep only H.264 in the offer.
 	tr, err := h264Only.pc.AddTransceiverFromKind(webrtc.RTPCodecTypeVideo, webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionRecvonly})
 	if err != nil {
 		t.Fatal(err)
@@ -199,39 +195,24 @@ func TestHTTPErrors(t *testing.T) {
 		t.Errorf("H.264-only viewer of a VP8 stream: %d %s, want 406 naming VP8", status, body)
 	}
 
-	for _, tc := range []struct{ method, path string }{
-		{http.MethodDelete, "/whep/live/0123"},
-		{http.MethodDelete, "/whip/live/0123"},
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{http.MethodDelete, "/whep/live/0123", "", 404},
+		{http.MethodDelete, "/whip/live/0123", testToken, 404},
+		{http.MethodPatch, first.location, testToken, 405},  // no trickle ICE
+		{http.MethodDelete, first.location, "", 401},        // only the token holder ends a publication
+		{http.MethodDelete, first.location, testToken, 200}, // ends it
+		{http.MethodDelete, first.location, testToken, 404}, // already ended
+		{http.MethodGet, "/hls/live/index.m3u8", "", 404},   // not live
+		{http.MethodGet, "/api/v1/streams", "", 401},        // publishers' addresses are not public
+		{http.MethodGet, "/api/v1/streams", testToken, 200}, //
+		{http.MethodPut, "/whep/live", "", 404},             //
 	} {
-		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
-		req.Header.Set("Authorization", "Bearer "+testToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		if got := do(t, tc.method, base+tc.path, tc.token); got != tc.want {
+			t.Errorf("%s %s: %d, want %d", tc.method, tc.path, got, tc.want)
 		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotFound {
-			t.Errorf("%s %s: %d, want 404", tc.method, tc.path, resp.StatusCode)
-		}
-	}
-	req, _ := http.NewRequest(http.MethodPatch, base+first.location, strings.NewReader("a=candidate"))
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("PATCH: %d, want 405", resp.StatusCode)
-	}
-	// Ending the publisher's session ends the publication.
-	req, _ = http.NewRequest(http.MethodDelete, base+first.location, nil)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized {
-		t.Errorf("DELETE without token: %v %v, want 401", err, resp)
-	}
-	req.Header.Set("Authorization", "Bearer "+testToken)
-	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("DELETE: %v %v", err, resp)
 	}
 	if hub.srv.lookup("live").Status().Live {
 		t.Error("still live after the publisher's DELETE")
@@ -240,4 +221,20 @@ func TestHTTPErrors(t *testing.T) {
 	for _, c := range []*testClient{audioOnly, first.testClient, second.testClient, h264Only} {
 		c.close()
 	}
+}
+
+// do sends a request without a body and returns the response's status.
+func do(t *testing.T, method, url, token string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -110,8 +110,8 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 }
 
 // chooseIngestCodecs picks, among what a publisher offers, the one video codec it will send and Opus
-// audio if offered, and restricts the answer to them: H.264 (packetization mode 1, constrained baseline
-// first) so HLS works too, else VP8.
+// audio if offered, and restricts the answer to them. The video codec is the first H.264 (packetization
+// mode 1) or VP8 in the offer's order, which is the publisher's preference; only H.264 also goes to HLS.
 func chooseIngestCodecs(pc *webrtc.PeerConnection) (video webrtc.RTPCodecParameters, audio *webrtc.RTPCodecParameters, err error) {
 	var videoT *webrtc.RTPTransceiver
 	for _, t := range pc.GetTransceivers() {
@@ -121,9 +121,14 @@ func chooseIngestCodecs(pc *webrtc.PeerConnection) (video webrtc.RTPCodecParamet
 			if videoT != nil {
 				continue
 			}
-			for _, want := range []webrtc.RTPCodecCapability{codecH264, codecVP8} {
-				if c, ok := pickCodec(want, codecs); ok {
-					video, videoT = c, t
+			// The first usable codec in the offer's order: the publisher's preference.
+			for _, c := range codecs {
+				want := codecVP8
+				if isH264(c.RTPCodecCapability) {
+					want = codecH264
+				}
+				if chosen, ok := pickCodec(want, []webrtc.RTPCodecParameters{c}); ok {
+					video, videoT = chosen, t
 					break
 				}
 			}
