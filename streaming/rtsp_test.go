@@ -73,6 +73,9 @@ type testCamera struct {
 	t    *testing.T
 	addr string
 	h265 bool // offer H.265 instead of H.264
+	// frame and sps/pps replace testFrame and the test SPS/PPS when set: real video for end-to-end tests.
+	frame    func(n int) [][]byte
+	sps, pps []byte
 
 	mu     sync.Mutex
 	server *gortsplib.Server
@@ -84,7 +87,11 @@ type testCamera struct {
 
 func startTestCamera(t *testing.T, h265 bool) *testCamera {
 	t.Helper()
-	c := &testCamera{t: t, addr: "127.0.0.1:0", h265: h265}
+	return startCamera(t, &testCamera{t: t, addr: "127.0.0.1:0", h265: h265})
+}
+
+func startCamera(t *testing.T, c *testCamera) *testCamera {
+	t.Helper()
 	c.start()
 	t.Cleanup(c.close)
 	return c
@@ -112,7 +119,11 @@ func (c *testCamera) start() {
 		}
 	}
 	c.addr = server.NetListener().Addr().String()
-	var forma format.Format = &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: testSPS, PPS: testPPS}
+	sps, pps := testSPS, testPPS
+	if c.sps != nil {
+		sps, pps = c.sps, c.pps
+	}
+	var forma format.Format = &format.H264{PayloadTyp: 96, PacketizationMode: 1, SPS: sps, PPS: pps}
 	if c.h265 {
 		forma = &format.H265{PayloadTyp: 96}
 	}
@@ -138,6 +149,10 @@ func (c *testCamera) feed(stream *gortsplib.ServerStream, medi *description.Medi
 		c.t.Errorf("test camera encoder: %v", err)
 		return
 	}
+	frame := testFrame
+	if c.frame != nil {
+		frame = c.frame
+	}
 	tick := time.NewTicker(testFrameEvery)
 	defer tick.Stop()
 	for n := 1; ; n++ {
@@ -149,7 +164,7 @@ func (c *testCamera) feed(stream *gortsplib.ServerStream, medi *description.Medi
 		if c.paused.Load() {
 			continue
 		}
-		pkts, err := enc.Encode(testFrame(n))
+		pkts, err := enc.Encode(frame(n))
 		if err != nil {
 			c.t.Errorf("encode frame %d: %v", n, err)
 			return

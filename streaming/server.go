@@ -280,10 +280,10 @@ func (s *Server) stream(name string) (*Stream, error) {
 	if len(s.streams) >= s.cfg.MaxStreams {
 		return nil, fmt.Errorf("too many streams: at most %d", s.cfg.MaxStreams)
 	}
-	var newHLS func() hlsOutput
+	var newHLS func(bool) hlsOutput
 	if s.cfg.HLS {
 		log := s.log.With("stream", name)
-		newHLS = func() hlsOutput { return newHLSOutput(log) }
+		newHLS = func(withAudio bool) hlsOutput { return newHLSMuxer(log, withAudio) }
 	}
 	st := newStream(name, s.log, newHLS)
 	s.streams[name] = st

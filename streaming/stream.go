@@ -4,6 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,7 @@ const keyframeEvery = 500 * time.Millisecond
 // hlsOutput is where a publication's H.264 goes for the HLS fallback.
 type hlsOutput interface {
 	WriteH264(ntp time.Time, pts time.Duration, au [][]byte)
+	WriteOpus(ntp time.Time, pts time.Duration, packets [][]byte)
 	http.Handler
 	Close()
 }
@@ -39,7 +41,7 @@ type hlsOutput interface {
 type Stream struct {
 	name   string
 	log    *slog.Logger
-	newHLS func() hlsOutput // nil: no HLS
+	newHLS func(withAudio bool) hlsOutput // nil: no HLS
 
 	mu      sync.Mutex
 	pub     *publication
@@ -51,7 +53,7 @@ type Stream struct {
 	rate    rateSample
 }
 
-func newStream(name string, log *slog.Logger, newHLS func() hlsOutput) *Stream {
+func newStream(name string, log *slog.Logger, newHLS func(withAudio bool) hlsOutput) *Stream {
 	return &Stream{name: name, log: log, newHLS: newHLS, viewers: map[*session]struct{}{}}
 }
 
@@ -69,6 +71,7 @@ type publication struct {
 	once     sync.Once
 
 	lastKeyframeAsk atomic.Int64 // unix nanoseconds
+	started         atomic.Int64 // unix nanoseconds of the first video packet, for HLS audio
 	bytes           atomic.Uint64
 	frames          atomic.Uint64
 	width, height   atomic.Int32
@@ -79,6 +82,13 @@ type publication struct {
 	extTS       int64            // unwrapped RTP timestamp for HLS
 	firstTS     uint32
 	haveTS      bool
+	videoStart  time.Time // arrival of the first video packet: HLS time 0
+
+	// Owned by the audio writer's goroutine.
+	audioExt   int64 // unwrapped RTP timestamp, 48 kHz, from the first audio packet
+	audioLast  uint32
+	audioStart time.Duration // HLS time of the first audio packet, by arrival
+	haveAudio  bool
 
 	// Owned by the WriteH264 caller: an access-unit source.
 	pay      *rtph264.Encoder
@@ -126,7 +136,7 @@ func (s *Stream) publish(source Source, video webrtc.RTPCodecCapability, audio *
 		s.hls = nil
 	}
 	if s.newHLS != nil && isH264(video) {
-		s.hls = s.newHLS()
+		s.hls = s.newHLS(audio != nil)
 		p.hls = s.hls
 	}
 	s.pub = p
@@ -149,12 +159,13 @@ func (s *Stream) publish(source Source, video webrtc.RTPCodecCapability, audio *
 	return p, nil
 }
 
-// sameCodec reports whether viewers negotiated for a can receive b without a new negotiation.
+// sameCodec reports whether viewers negotiated for a can receive b without a new negotiation. For H.264
+// the profile may differ: browsers' decoders take a new SPS in-band, whatever profile the SDP named.
 func sameCodec(a, b webrtc.RTPCodecCapability) bool {
-	if a.MimeType != b.MimeType || a.ClockRate != b.ClockRate {
+	if !strings.EqualFold(a.MimeType, b.MimeType) || a.ClockRate != b.ClockRate {
 		return false
 	}
-	return !isH264(a) || h264Profile(a.SDPFmtpLine) == h264Profile(b.SDPFmtpLine)
+	return !isH264(a) || fmtpValue(a.SDPFmtpLine, "packetization-mode") == fmtpValue(b.SDPFmtpLine, "packetization-mode")
 }
 
 // Done is closed when the publication ends, whoever ends it.
@@ -231,6 +242,26 @@ func (p *publication) writeAudioRTP(pkt *rtp.Packet) {
 	}
 	p.bytes.Add(uint64(len(pkt.Payload)))
 	p.audio.write(&packet{seq: pkt.SequenceNumber, ts: pkt.Timestamp, marker: pkt.Marker, payload: pkt.Payload, epoch: p.epoch})
+	p.audioToHLS(pkt)
+}
+
+// audioToHLS feeds Opus to the HLS output. Audio and video RTP clocks start at unrelated values, so
+// audio is placed on the video's timeline by when its first packet arrived, then follows its own clock.
+func (p *publication) audioToHLS(pkt *rtp.Packet) {
+	start := p.started.Load()
+	if p.hls == nil || start == 0 {
+		return // HLS time starts with the first video packet
+	}
+	if !p.haveAudio {
+		p.haveAudio, p.audioLast = true, pkt.Timestamp
+		p.audioStart = time.Since(time.Unix(0, start))
+	}
+	p.audioExt += int64(int32(pkt.Timestamp - p.audioLast))
+	p.audioLast = pkt.Timestamp
+	pts := p.audioStart + time.Duration(p.audioExt)*time.Second/48000
+	if pts >= 0 {
+		p.hls.WriteOpus(time.Now(), pts, [][]byte{pkt.Payload})
+	}
 }
 
 func (p *publication) noteSPS(sps []byte) {
@@ -248,12 +279,13 @@ func (p *publication) toHLS(pkt *rtp.Packet) {
 	if p.depay == nil {
 		p.depay = &rtph264.Decoder{PacketizationMode: 1}
 		if err := p.depay.Init(); err != nil {
-			p.hls = nil
 			return
 		}
 	}
 	if !p.haveTS {
 		p.firstTS, p.haveTS = pkt.Timestamp, true
+		p.videoStart = time.Now()
+		p.started.Store(p.videoStart.UnixNano())
 	}
 	p.extTS += int64(int32(pkt.Timestamp - p.firstTS))
 	p.firstTS = pkt.Timestamp

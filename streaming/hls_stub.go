@@ -1,5 +1,0 @@
-package streaming
-
-import "log/slog"
-
-func newHLSOutput(log *slog.Logger) hlsOutput { return nil }
