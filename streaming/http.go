@@ -47,6 +47,9 @@ func (s *Server) options(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Headers", "Authorization, Content-Type")
 	w.Header().Set("Accept-Post", "application/sdp")
 	w.Header().Set("Allow", "POST, OPTIONS")
+	for _, link := range s.iceLinks() {
+		w.Header().Add("Link", link) // RFC 9725 §4.6: a client may ask for the ICE servers before its offer
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

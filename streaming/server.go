@@ -72,6 +72,14 @@ func (c Config) Validate() error {
 // streamName is what a stream may be called: it shows in URLs.
 var streamName = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
+// CheckStreamName says what is wrong with a stream name, if anything.
+func CheckStreamName(name string) error {
+	if !streamName.MatchString(name) {
+		return fmt.Errorf("stream name %q: use 1 to 32 lower-case letters, digits and dashes", name)
+	}
+	return nil
+}
+
 // source is something that publishes a stream by itself: an RTSP camera, the test pattern.
 type source interface {
 	Run(ctx context.Context, publish h264Publisher) error
@@ -126,8 +134,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 
 // AddSource has Run keep src publishing stream: an RTSP camera or the test pattern.
 func (s *Server) AddSource(stream string, src source) error {
-	if !streamName.MatchString(stream) {
-		return fmt.Errorf("stream name %q: use 1 to 32 lower-case letters, digits and dashes", stream)
+	if err := CheckStreamName(stream); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

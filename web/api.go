@@ -35,6 +35,15 @@ func (s *Server) routes() {
 	if s.cfg.DiscordInteractions != nil {
 		s.mux.Handle("POST /discord/interactions", s.cfg.DiscordInteractions)
 	}
+	if s.cfg.Video != nil {
+		for _, route := range []string{
+			"POST /whip/", "PATCH /whip/", "DELETE /whip/", "OPTIONS /whip/",
+			"POST /whep/", "PATCH /whep/", "DELETE /whep/", "OPTIONS /whep/",
+			"GET /hls/", "GET /api/v1/streams",
+		} {
+			s.mux.Handle(route, s.cfg.Video)
+		}
+	}
 	s.mux.Handle("GET /", assetHandler())
 }
 

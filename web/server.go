@@ -29,12 +29,21 @@ type Config struct {
 	Moderation          Moderation   // the community's pause switch and refusals; nil: not configured
 	TipWebhooks         http.Handler // POST /webhooks/tips/{provider}; nil: not configured (404)
 	DiscordInteractions http.Handler // POST /discord/interactions; nil: not configured (404)
+	Video               http.Handler // WHIP, WHEP, HLS and /api/v1/streams; nil: no video (404)
 }
 
 // StreamInfo says where viewers find the video.
 type StreamInfo struct {
-	WHEP string `json:"whep"`
-	HLS  string `json:"hls"`
+	WHEP       string      `json:"whep"`                 // WHEP endpoint; empty: no video
+	HLS        string      `json:"hls"`                  // LL-HLS playlist; empty: no HLS
+	ICEServers []ICEServer `json:"iceServers,omitempty"` // STUN/TURN servers for the viewer's RTCPeerConnection
+}
+
+// ICEServer is one STUN or TURN server, shaped like the browser's RTCIceServer.
+type ICEServer struct {
+	URLs       []string `json:"urls"`
+	Username   string   `json:"username,omitempty"`
+	Credential string   `json:"credential,omitempty"`
 }
 
 // Check is one dependency that /readyz reports.

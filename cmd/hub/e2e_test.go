@@ -159,7 +159,7 @@ func (w logWriter) Write(b []byte) (int, error) {
 // startHub runs the hub binary and returns its URL.
 func startHub(t *testing.T, args ...string) (*process, string) {
 	t.Helper()
-	args = append([]string{"-demo=false", "-data", t.TempDir()}, args...)
+	args = append([]string{"-demo=false", "-data", t.TempDir(), "-webrtc-udp", "127.0.0.1:0"}, args...)
 	p, out := start(t, "hub", args, "STAGELINK_BRIDGE_TOKEN=e2e-token", "STAGELINK_API_TOKEN=e2e-api")
 	urls := make(chan string, 1)
 	go func() {

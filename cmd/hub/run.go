@@ -43,6 +43,7 @@ type config struct {
 	printHeader string
 	printFooter string
 	bots        botsConfig
+	video       videoConfig
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -71,11 +72,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.printHeader, "print-header", "", "text at the top of every receipt")
 	fs.StringVar(&c.printFooter, "print-footer", "", "text at the bottom of every receipt")
 	c.bots.flags(fs)
+	c.video.flags(fs)
 	if err := cli.Parse(fs, args, "STAGELINK_", getenv); err != nil {
 		return c, err
 	}
 	c.lights.Paused = c.paused
-	return c, errors.Join(c.bots.resolve(), c.validate())
+	return c, errors.Join(c.bots.resolve(), c.validate(), c.video.validate())
 }
 
 func (c config) validate() error {
@@ -173,6 +175,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "demo API token (for this run): %s\n", wcfg.APIToken)
 		}
 	}
+	video, streamInfo, err := openVideo(cfg.video, wcfg.APIToken, demo, log.With("component", "video"))
+	if err != nil {
+		return err
+	}
+	wcfg.Video, wcfg.Stream = video.Handler(), streamInfo
 	srv = web.New(wcfg, lights, log.With("component", "web"))
 	if prints.demo != nil {
 		srv.SetDemoPrinter(prints.demo)
@@ -207,6 +214,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	})
 	g.Go(func() error { return srv.Run(gctx) })
 	g.Go(func() error { return prints.run(gctx) })
+	g.Go(func() error { return video.Run(gctx) })
 	for _, run := range community.runs() {
 		g.Go(func() error { return run(gctx) })
 	}

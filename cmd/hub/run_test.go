@@ -114,6 +114,7 @@ func runHub(t *testing.T, args []string, env map[string]string) *inProcessHub {
 	found := make(chan string, 1)
 	out := &lineWriter{prefix: "stagelink hub listening on ", found: found}
 	h := &inProcessHub{cancel: cancel, done: make(chan error, 1)}
+	args = append([]string{"-webrtc-udp", "127.0.0.1:0"}, args...)
 	go func() { h.done <- run(ctx, args, func(k string) string { return env[k] }, out, io.Discard) }()
 	select {
 	case h.url = <-found:

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"crypto/subtle"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/pion/webrtc/v4"
+
+	"github.com/stagelink/stagelink/cmd/internal/cli"
+	"github.com/stagelink/stagelink/streaming"
+	"github.com/stagelink/stagelink/web"
+)
+
+// videoConfig is the live camera's part of the hub's configuration.
+type videoConfig struct {
+	stream      string
+	rtsp        cli.Secret
+	udp         string
+	tcp         string
+	publicIPs   string
+	iceServers  string
+	turnUser    string
+	turnCred    cli.Secret
+	hls         bool
+	maxViewers  int
+	testPattern cli.AutoBool
+}
+
+func (c *videoConfig) flags(fs *flag.FlagSet) {
+	fs.StringVar(&c.stream, "stream", "live", "name of the stream the viewer page plays (/whip/NAME, /whep/NAME)")
+	fs.Var(&c.rtsp, "rtsp", "RTSP URL of an IP camera (rtsp://user:password@host/path) to pull into -stream; H.264 only")
+	fs.StringVar(&c.udp, "webrtc-udp", ":8189", "the one UDP address every WebRTC session shares")
+	fs.StringVar(&c.tcp, "webrtc-tcp", "", "also offer ICE over TCP on this address, for viewers whose network blocks UDP")
+	fs.StringVar(&c.publicIPs, "public-ip", "", "comma-separated public IPs to advertise besides the local ones (NAT, Kubernetes node)")
+	fs.StringVar(&c.iceServers, "ice-servers", "", "comma-separated STUN/TURN URLs handed to browsers and WHIP/WHEP clients (stun:host:3478,turn:host:3478)")
+	fs.StringVar(&c.turnUser, "turn-username", "", "username for the TURN servers of -ice-servers")
+	fs.Var(&c.turnCred, "turn-credential", "credential for the TURN servers of -ice-servers (prefer the environment)")
+	fs.BoolVar(&c.hls, "hls", true, "serve LL-HLS at /hls/NAME/index.m3u8 for H.264 streams, the fallback when WebRTC fails")
+	fs.IntVar(&c.maxViewers, "max-viewers", 500, "most WebRTC viewers at once, all streams together")
+	fs.Var(&c.testPattern, "test-pattern", "play a test pattern on -stream while nothing else publishes (default: on in demo mode)")
+}
+
+// split returns the non-empty comma-separated items of s.
+func split(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// streamingConfig turns the flags into the video server's configuration; apiToken guards publishing.
+func (c videoConfig) streamingConfig(apiToken string) streaming.Config {
+	cfg := streaming.Config{
+		UDPAddr:    c.udp,
+		TCPAddr:    c.tcp,
+		PublicIPs:  split(c.publicIPs),
+		MaxViewers: c.maxViewers,
+		HLS:        c.hls,
+		Authorize: func(r *http.Request) bool {
+			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			return apiToken != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(apiToken)) == 1
+		},
+	}
+	for _, u := range split(c.iceServers) {
+		s := webrtc.ICEServer{URLs: []string{u}}
+		if strings.HasPrefix(u, "turn") {
+			s.Username, s.Credential = c.turnUser, string(c.turnCred)
+		}
+		cfg.ICEServers = append(cfg.ICEServers, s)
+	}
+	return cfg
+}
+
+func (c videoConfig) validate() error {
+	var errs []error
+	if err := streaming.CheckStreamName(c.stream); err != nil {
+		errs = append(errs, fmt.Errorf("-stream: %v", err))
+	}
+	if c.maxViewers <= 0 {
+		errs = append(errs, fmt.Errorf("-max-viewers %d: want at least 1", c.maxViewers))
+	}
+	if err := c.streamingConfig("").Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.rtsp != "" {
+		if _, err := streaming.NewRTSPSource(string(c.rtsp), slog.New(slog.DiscardHandler)); err != nil {
+			errs = append(errs, fmt.Errorf("-rtsp: %v", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// openVideo builds the video server with its sources: the RTSP camera, and the test pattern when it is
+// on. It returns what viewers are told about the stream in `hello`.
+func openVideo(c videoConfig, apiToken string, demo bool, log *slog.Logger) (*streaming.Server, web.StreamInfo, error) {
+	srv, err := streaming.New(c.streamingConfig(apiToken), log)
+	if err != nil {
+		return nil, web.StreamInfo{}, err
+	}
+	if c.rtsp != "" {
+		cam, err := streaming.NewRTSPSource(string(c.rtsp), log)
+		if err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-rtsp: %v", err)
+		}
+		if err := srv.AddSource(c.stream, cam); err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-stream: %v", err)
+		}
+	}
+	if c.testPattern.Or(demo) {
+		pattern, err := streaming.NewTestPattern(log)
+		if err != nil {
+			return nil, web.StreamInfo{}, err
+		}
+		if err := srv.AddSource(c.stream, pattern); err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-stream: %v", err)
+		}
+	}
+	info := web.StreamInfo{WHEP: "/whep/" + c.stream}
+	for _, ice := range c.streamingConfig(apiToken).ICEServers {
+		cred, _ := ice.Credential.(string)
+		info.ICEServers = append(info.ICEServers, web.ICEServer{URLs: ice.URLs, Username: ice.Username, Credential: cred})
+	}
+	if c.hls {
+		info.HLS = "/hls/" + c.stream + "/index.m3u8"
+	}
+	return srv, info, nil
+}
