@@ -224,3 +224,14 @@ func hasSlice(au [][]byte) bool {
 	}
 	return false
 }
+
+// TestPatternFrames returns the test pattern's access units (NAL units without start codes, SPS and PPS
+// in front of each keyframe) and its frame rate, for tools that publish it themselves, such as the load
+// tool. The slices are shared: do not modify them.
+func TestPatternFrames() (aus [][][]byte, fps int, err error) {
+	clip, err := parseH264Clip(testPatternH264)
+	if err != nil {
+		return nil, 0, err
+	}
+	return clip.aus, testPatternFPS, nil
+}

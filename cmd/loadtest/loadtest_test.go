@@ -64,3 +64,24 @@ func TestConfigRefusesOtherHosts(t *testing.T) {
 		t.Errorf("parseConfig(loopback hub) = %v, want nil", err)
 	}
 }
+
+func TestRunVideo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a hub")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-video", "-video-viewers", "5", "-duration", "2s", "-json"}
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var r videoReport
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if r.Viewers != 5 || r.StreamMbps < 1 || r.HubCPUPercent <= 0 || r.EgressMbpsPerCPU <= 0 {
+		t.Errorf("report = %+v, want 5 viewers of a stream near 2 Mbit/s with CPU and egress measured", r)
+	}
+}

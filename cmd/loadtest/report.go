@@ -66,6 +66,8 @@ func percentiles(ms []float64) pct {
 
 func round2(f float64) float64 { return math.Round(f*100) / 100 }
 
+func round3(f float64) float64 { return math.Round(f*1000) / 1000 }
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // measure fills the click, device, broadcast and final-state figures of r.

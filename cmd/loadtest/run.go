@@ -36,6 +36,11 @@ type config struct {
 	deflate                  bool
 	logLevel, hubLogLevel    string
 	hubVerbose               bool
+
+	video        bool
+	videoViewers int
+	videoBitrate int
+	apiToken     cli.Secret
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -63,6 +68,10 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.hubLogLevel, "hub-log-level", "warn", "log level of the hub this tool starts")
 	fs.BoolVar(&c.hubVerbose, "hub-stderr", false, "copy the started hub's log to stderr")
+	fs.BoolVar(&c.video, "video", false, "measure video fan-out instead of lights: one WHIP publisher, -video-viewers WHEP viewers, for -duration")
+	fs.IntVar(&c.videoViewers, "video-viewers", 50, "WHEP viewers with -video")
+	fs.IntVar(&c.videoBitrate, "video-bitrate", 2_000_000, "bit/s of the published H.264 stream with -video")
+	fs.Var(&c.apiToken, "api-token", "API token of the -hub, for publishing with -video (prefer STAGELINK_LOADTEST_API_TOKEN)")
 	if err := cli.Parse(fs, args, "STAGELINK_LOADTEST_", getenv); err != nil {
 		return c, err
 	}
@@ -93,10 +102,13 @@ func (c config) validate() error {
 		if err := checkLoopback(c.hub); err != nil {
 			errs = append(errs, fmt.Errorf("-hub: %w", err))
 		}
-		check(c.bridgeToken != "", "-hub needs -bridge-token (or STAGELINK_LOADTEST_BRIDGE_TOKEN) for the load tool's bridge")
+		check(c.video || c.bridgeToken != "", "-hub needs -bridge-token (or STAGELINK_LOADTEST_BRIDGE_TOKEN) for the load tool's bridge")
+		check(!c.video || c.apiToken != "", "-video with -hub needs -api-token (or STAGELINK_LOADTEST_API_TOKEN) to publish")
 		check(c.hubBin == "", "-hub-bin starts a hub: leave out -hub")
 	}
 	check(c.hubPID >= 0, "-hub-pid must be a process id")
+	check(c.videoViewers >= 1 && c.videoViewers <= 2000, "-video-viewers must be 1–2000")
+	check(c.videoBitrate >= 100_000 && c.videoBitrate <= 50_000_000, "-video-bitrate must be 100000–50000000")
 	return errors.Join(errs...)
 }
 
@@ -134,6 +146,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	hubURL, token, pid := strings.TrimSuffix(cfg.hub, "/"), string(cfg.bridgeToken), cfg.hubPID
+	if cfg.video {
+		token = string(cfg.apiToken)
+	}
 	if cfg.hub == "" {
 		h, err := launchHub(ctx, cfg, stderr, log)
 		if err != nil {
@@ -141,6 +156,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		defer h.stop()
 		hubURL, token, pid = h.url, h.token, h.pid
+	}
+	if cfg.video {
+		r, err := measureVideo(ctx, cfg, hubURL, token, pid, log)
+		if err != nil {
+			return err
+		}
+		r.print(stdout)
+		if cfg.json {
+			return r.writeJSON(stdout)
+		}
+		return nil
 	}
 	r, err := measureHub(ctx, cfg, hubURL, token, pid, log)
 	if err != nil {
@@ -180,7 +206,8 @@ func launchHub(ctx context.Context, cfg config, stderr io.Writer, log *slog.Logg
 	burst := strconv.Itoa(int(max(1000, 10*cfg.rate)))
 	args := []string{"-addr", "127.0.0.1:0", "-bridge-token", token, "-demo=false", "-log-level", cfg.hubLogLevel,
 		"-viewer-rate", loose, "-viewer-burst", burst, "-ip-rate", loose, "-ip-burst", burst,
-		"-zone-rate", loose, "-zone-burst", burst}
+		"-zone-rate", loose, "-zone-burst", burst,
+		"-api-token", token, "-webrtc-udp", "127.0.0.1:0", "-test-pattern=false", "-max-viewers", "5000"}
 	var also io.Writer
 	if cfg.hubVerbose {
 		also = stderr
