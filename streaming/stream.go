@@ -51,6 +51,7 @@ type Stream struct {
 	viewers map[*session]struct{}
 	hls     hlsOutput
 	rate    rateSample
+	sent    delivery
 }
 
 func newStream(name string, log *slog.Logger, newHLS func(withAudio bool) hlsOutput) *Stream {
@@ -122,10 +123,10 @@ func (s *Stream) publish(source Source, video webrtc.RTPCodecCapability, audio *
 			drop = append(drop, v)
 		}
 		stale = append(stale, s.video, s.audio)
-		s.video = newSharedTrack(webrtc.RTPCodecTypeVideo, video, s.name)
+		s.video = newSharedTrack(webrtc.RTPCodecTypeVideo, video, s.name, &s.sent)
 		s.audio = nil
 		if audio != nil {
-			s.audio = newSharedTrack(webrtc.RTPCodecTypeAudio, *audio, s.name)
+			s.audio = newSharedTrack(webrtc.RTPCodecTypeAudio, *audio, s.name, &s.sent)
 		}
 	}
 	s.video.reset()
@@ -382,8 +383,8 @@ type Status struct {
 	Bitrate int       `json:"bitrate"` // bit/s over the last sampled second
 	FPS     float64   `json:"fps"`
 	Viewers int       `json:"viewers"`
-	Sent    uint64    `json:"sent"`    // packets sent to the current viewers
-	Dropped uint64    `json:"dropped"` // packets the current viewers lost by falling behind
+	Sent    uint64    `json:"sent"`    // packets sent to viewers since the hub started
+	Dropped uint64    `json:"dropped"` // packets viewers lost by falling behind or waiting for a keyframe
 	HLS     bool      `json:"hls"`
 }
 
@@ -417,10 +418,7 @@ func (s *Stream) sample(now time.Time) {
 func (s *Stream) Status() Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Status{Name: s.name, Viewers: len(s.viewers)}
-	if s.video != nil {
-		st.Sent, st.Dropped = s.video.viewerLoss()
-	}
+	st := Status{Name: s.name, Viewers: len(s.viewers), Sent: s.sent.sent.Load(), Dropped: s.sent.dropped.Load()}
 	p := s.pub
 	if p == nil {
 		return st

@@ -44,6 +44,7 @@ type sharedTrack struct {
 	id, streamID string
 	kind         webrtc.RTPCodecType
 	codec        webrtc.RTPCodecCapability
+	delivery     *delivery // the stream's counters, which outlive the track
 
 	mu       sync.Mutex
 	keyframe func()                  // asks the current publisher for a keyframe
@@ -57,12 +58,19 @@ type sharedTrack struct {
 
 var _ webrtc.TrackLocal = (*sharedTrack)(nil)
 
-func newSharedTrack(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, streamID string) *sharedTrack {
+// delivery counts the packets a stream's viewers got and lost, for status and metrics.
+type delivery struct {
+	sent    atomic.Uint64
+	dropped atomic.Uint64 // lost by a viewer falling behind, or while it waited for a keyframe
+}
+
+func newSharedTrack(kind webrtc.RTPCodecType, codec webrtc.RTPCodecCapability, streamID string, d *delivery) *sharedTrack {
 	return &sharedTrack{
 		id:       kind.String(),
 		streamID: streamID,
 		kind:     kind,
 		codec:    codec,
+		delivery: d,
 		senders:  map[string]*trackSender{},
 		pending:  map[string]*trackSender{},
 	}
@@ -230,17 +238,6 @@ func (t *sharedTrack) cache(p *packet) {
 	}
 }
 
-// stats is what the track has delivered to its current viewers.
-func (t *sharedTrack) viewerLoss() (sent, dropped uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for _, s := range t.senders {
-		sent += s.sent.Load()
-		dropped += s.dropped.Load()
-	}
-	return sent, dropped
-}
-
 // trackSender feeds one viewer's PeerConnection from its queue. It renumbers packets into a sequence
 // and timestamp space of its own, so a change of publisher or a lost stretch of queue looks to the
 // viewer like one continuous stream.
@@ -257,8 +254,6 @@ type trackSender struct {
 	once  sync.Once
 
 	overflow atomic.Bool // the queue overflowed: drop it and wait for a keyframe
-	sent     atomic.Uint64
-	dropped  atomic.Uint64
 
 	// Owned by run.
 	waitKey   bool
@@ -308,7 +303,7 @@ func (s *trackSender) dropQueue(p *packet) {
 			drained = true
 		}
 	}
-	s.dropped.Add(n)
+	s.track.delivery.dropped.Add(n)
 	s.overflow.Store(false)
 	if s.track.kind == webrtc.RTPCodecTypeVideo {
 		s.waitKey = true
@@ -320,7 +315,7 @@ func (s *trackSender) dropQueue(p *packet) {
 func (s *trackSender) send(p *packet) {
 	if s.waitKey {
 		if !p.keyframe {
-			s.dropped.Add(1)
+			s.track.delivery.dropped.Add(1)
 			return
 		}
 		s.waitKey = false
@@ -330,7 +325,7 @@ func (s *trackSender) send(p *packet) {
 		if s.synced && s.track.kind == webrtc.RTPCodecTypeVideo && !p.keyframe {
 			// A new publication: wait for its first keyframe.
 			s.waitKey = true
-			s.dropped.Add(1)
+			s.track.delivery.dropped.Add(1)
 			return
 		}
 		s.rebase(p.seq, p.ts)
@@ -390,10 +385,10 @@ func (s *trackSender) write(p *packet, ts uint32) {
 	s.lastSeq, s.lastTS, s.lastWrite = s.header.SequenceNumber, ts, time.Now()
 	if _, err := s.w.WriteRTP(&s.header, p.payload); err != nil {
 		// The PeerConnection is closing; Unbind stops this sender.
-		s.dropped.Add(1)
+		s.track.delivery.dropped.Add(1)
 		return
 	}
-	s.sent.Add(1)
+	s.track.delivery.sent.Add(1)
 }
 
 // isH264 reports whether c is H.264.

@@ -35,6 +35,9 @@ func (s *Server) routes() {
 	if s.cfg.DiscordInteractions != nil {
 		s.mux.Handle("POST /discord/interactions", s.cfg.DiscordInteractions)
 	}
+	if s.cfg.Metrics != nil {
+		s.mux.Handle("GET /metrics", s.cfg.Metrics)
+	}
 	if s.cfg.Video != nil {
 		for _, route := range []string{
 			"POST /whip/", "PATCH /whip/", "DELETE /whip/", "OPTIONS /whip/",

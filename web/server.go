@@ -30,6 +30,7 @@ type Config struct {
 	TipWebhooks         http.Handler // POST /webhooks/tips/{provider}; nil: not configured (404)
 	DiscordInteractions http.Handler // POST /discord/interactions; nil: not configured (404)
 	Video               http.Handler // WHIP, WHEP, HLS and /api/v1/streams; nil: no video (404)
+	Metrics             http.Handler // GET /metrics (Prometheus); nil: 404
 }
 
 // StreamInfo says where viewers find the video.

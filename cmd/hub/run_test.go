@@ -9,6 +9,10 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // lineWriter hands the first line with a prefix to a channel.
@@ -86,6 +90,33 @@ func TestRunDemo(t *testing.T) {
 	} else {
 		resp.Body.Close()
 	}
+
+	// The test pattern plays: /metrics says so, and HLS serves it.
+	eventually(t, "the test pattern live in /metrics", func() bool {
+		families := metrics(t, hub)
+		live := families["stagelink_stream_live"]
+		if live == nil || families["go_goroutines"] == nil {
+			return false
+		}
+		for _, m := range live.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["stream"] == "live" && labels["source"] == "test-pattern" && m.GetGauge().GetValue() == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	eventually(t, "the HLS playlist", func() bool {
+		resp, err := http.Get(hub + "/hls/live/index.m3u8")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 
 	h.stop(t)
 	http.DefaultClient.CloseIdleConnections()
@@ -166,4 +197,23 @@ func TestRunRefusesBadConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// metrics reads the hub's /metrics with the Prometheus text parser.
+func metrics(t *testing.T, hub string) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp, err := http.Get(hub + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: HTTP %d", resp.StatusCode)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return families
 }
