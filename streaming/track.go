@@ -198,6 +198,7 @@ func (t *sharedTrack) write(p *packet) {
 		select {
 		case s.queue <- p:
 		default:
+			t.delivery.dropped.Add(1)
 			if !s.overflow.Swap(true) {
 				overflowed = true
 			}
