@@ -73,11 +73,7 @@ func TestRTSPCameraToViewers(t *testing.T) {
 // TestTestPatternGivesWayToWHIP plays the test pattern, over WebRTC and HLS; a WHIP publisher takes
 // the stream over and the viewer stays on, and when it leaves the test pattern comes back.
 func TestTestPatternGivesWayToWHIP(t *testing.T) {
-	pattern, err := NewTestPattern(quietLog())
-	if err != nil {
-		t.Fatal(err)
-	}
-	hub := startTestHub(t, Config{HLS: true}, map[string]source{"live": pattern})
+	hub := startTestHub(t, Config{HLS: true}, map[string]source{"live": mustTestPattern(t)})
 	stream := func() Status { return hub.srv.lookup("live").Status() }
 	waitFor(t, "the test pattern", func() bool { return hub.srv.lookup("live") != nil && stream().Live })
 

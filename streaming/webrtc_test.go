@@ -238,3 +238,43 @@ func do(t *testing.T, method, url, token string) int {
 	resp.Body.Close()
 	return resp.StatusCode
 }
+
+// TestAnswerCandidates checks the answer advertises what the configuration asks for: the public IP next
+// to the local address, ICE over TCP, and the STUN/TURN servers as Link headers.
+func TestAnswerCandidates(t *testing.T) {
+	hub := startTestHub(t, Config{
+		TCPAddr:    "127.0.0.1:0",
+		PublicIPs:  []string{"203.0.113.7"},
+		ICEServers: []webrtc.ICEServer{{URLs: []string{"turn:turn.example.com:3478?transport=udp"}, Username: "u", Credential: "p"}},
+	}, map[string]source{"live": mustTestPattern(t)})
+	waitFor(t, "the test pattern", func() bool { st := hub.srv.lookup("live"); return st != nil && st.Status().Live })
+	v := newTestViewer(t)
+	if status, body := v.join(t, hub.http.URL+"/whep/live"); status != http.StatusCreated {
+		t.Fatalf("WHEP: %d %s", status, body)
+	}
+	sdp := v.pc.RemoteDescription().SDP
+	for _, want := range []string{" 203.0.113.7 ", " 127.0.0.1 ", " tcp ", " udp "} {
+		if !strings.Contains(strings.ToLower(sdp), want) {
+			t.Errorf("the answer has no candidate with %q:\n%s", want, sdp)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodOptions, hub.http.URL+"/whep/live", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if link := resp.Header.Get("Link"); !strings.Contains(link, `<turn:turn.example.com:3478?transport=udp>; rel="ice-server"; username="u"; credential="p"`) {
+		t.Errorf("OPTIONS Link = %q, want the TURN server with its credentials", link)
+	}
+	waitFor(t, "frames", func() bool { return len(v.received()) > 10 })
+}
+
+func mustTestPattern(t *testing.T) *TestPattern {
+	t.Helper()
+	p, err := NewTestPattern(quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
