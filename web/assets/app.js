@@ -1,7 +1,7 @@
 // stagelink viewer page: shows the zones of the stage, lets the viewer change them over
 // Socket.IO (namespace "/", see ARCHITECTURE.md "Socket.IO contract") and draws the simulated
-// venue in demo mode. Plain browser JavaScript, no build step; the socket.io client is served
-// from /vendor/socket.io.min.js.
+// venue in demo mode; player.js plays the live video. Plain browser JavaScript, no build step; the
+// socket.io client is served from /vendor/socket.io.min.js.
 //
 // Everything that comes from the server or from other viewers is put on the page with
 // textContent or validated attribute values, never as HTML.
@@ -102,7 +102,6 @@
     zones: $('[data-testid="zones"]'),
     empty: $('[data-testid="zones-empty"]'),
     stage: $('[data-testid="stage"]'),
-    video: $('#video'),
     venue: $('[data-testid="venue"]'),
     devices: $('[data-testid="venue-devices"]'),
     tips: $('[data-testid="tips"]'),
@@ -152,6 +151,9 @@
     connected = state === 'connected';
     if (was !== connected) for (const ctl of zones.values()) setEnabled(ctl);
   }
+
+  // The live video (player.js): it plays what each hello names.
+  const player = window.stagelinkCreatePlayer(ui.stage);
 
   // io is defined by /vendor/socket.io.min.js.
   const socket = window.io('/', { auth: authFor(displayName) });
@@ -626,8 +628,7 @@
     bucket.configure(msg.limits);
     const whep = msg.stream && typeof msg.stream.whep === 'string' ? msg.stream.whep : '';
     ui.stage.hidden = !whep;
-    ui.video.dataset.whep = whep;
-    ui.video.dataset.hls = msg.stream && typeof msg.stream.hls === 'string' ? msg.stream.hls : '';
+    player.configure(msg.stream);
     syncZones(msg.zones, true);
   });
   socket.on('lights', (msg) => applyLights(msg && msg.zones));

@@ -1,5 +1,5 @@
-// Checks that the socket.io client the hub serves (assets/vendor/socket.io.min.js)
-// is byte-identical to the one npm installed from package-lock.json.
+// Checks that the client libraries the hub serves from assets/vendor/ are byte-identical to the ones npm
+// installed from package-lock.json, at the versions package.json pins.
 // Run: npm ci && npm test   (or: node --test tests/vendor.test.mjs)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,19 +10,22 @@ import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const require = createRequire(import.meta.url);
+const pinned = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).devDependencies;
 
-test('vendored socket.io.min.js matches node_modules', () => {
-  const pkgPath = require.resolve('socket.io-client/package.json');
-  const installed = readFileSync(join(dirname(pkgPath), 'dist', 'socket.io.min.js'));
-  const vendored = readFileSync(join(here, '..', 'assets', 'vendor', 'socket.io.min.js'));
-  assert.ok(
-    installed.equals(vendored),
-    'web/assets/vendor/socket.io.min.js differs from node_modules/socket.io-client; run `npm run vendor` in web/',
-  );
-});
+// package → [its dist file, the vendored copy]
+const vendored = {
+  'socket.io-client': ['dist/socket.io.min.js', 'socket.io.min.js'],
+  'hls.js': ['dist/hls.light.min.js', 'hls.light.min.js'],
+};
 
-test('vendored client is the pinned version', () => {
-  const pinned = JSON.parse(readFileSync(join(here, '..', 'package.json'), 'utf8')).devDependencies['socket.io-client'];
-  const installed = require('socket.io-client/package.json').version;
-  assert.equal(installed, pinned, 'node_modules is stale; run `npm ci` in web/');
-});
+for (const [pkg, [dist, copy]] of Object.entries(vendored)) {
+  test(`vendored ${copy} matches node_modules/${pkg}`, () => {
+    const installed = readFileSync(join(dirname(require.resolve(`${pkg}/package.json`)), dist));
+    const served = readFileSync(join(here, '..', 'assets', 'vendor', copy));
+    assert.ok(installed.equals(served), `web/assets/vendor/${copy} differs from node_modules/${pkg}; run \`npm run vendor\` in web/`);
+  });
+
+  test(`${pkg} is the pinned version`, () => {
+    assert.equal(require(`${pkg}/package.json`).version, pinned[pkg], 'node_modules is stale; run `npm ci` in web/');
+  });
+}
