@@ -362,6 +362,8 @@ func TestStaticPage(t *testing.T) {
 		{"/vendor/socket.io.min.js", http.StatusOK, string(vendor), "javascript", "public, max-age=86400"},
 		{"/app.js", http.StatusOK, "", "javascript", "no-cache"},
 		{"/player.js", http.StatusOK, "", "javascript", "no-cache"},
+		{"/publish.html", http.StatusOK, "", "text/html", "no-cache"},
+		{"/publish.js", http.StatusOK, "", "javascript", "no-cache"},
 		{"/vendor/hls.light.min.js", http.StatusOK, "", "javascript", "public, max-age=86400"},
 		{"/style.css", http.StatusOK, "", "text/css", "no-cache"},
 		{"/nosuch.html", http.StatusNotFound, "", "", ""},
