@@ -77,7 +77,6 @@
       this.abort = new AbortController();
       this.resource = '';
       this.stream = null;
-      this.hasAudio = false;
       this.closed = false;
       this.failed = false; // the connection failed or the session was closed
       this.postAt = 0; // performance.now() when the offer went out
@@ -120,7 +119,6 @@
       if (this.closed) throw new Error('closed');
       await pc.setRemoteDescription({ type: 'answer', sdp });
       const live = pc.getTransceivers().filter((t) => t.currentDirection === 'recvonly');
-      this.hasAudio = live.some((t) => t.receiver.track.kind === 'audio');
       this.stream = new MediaStream(live.map((t) => t.receiver.track));
       this.framesAt = performance.now();
     }
@@ -129,7 +127,8 @@
     // the last poll plus half the round trip).
     async poll() {
       if (this.closed) return;
-      const stats = await this.pc.getStats();
+      const stats = await this.pc.getStats().catch(() => null); // closed meanwhile
+      if (!stats) return;
       let video = null;
       let pairId = '';
       const pairs = [];
@@ -359,7 +358,6 @@
 
     function attach(s) {
       video.srcObject = s.stream;
-      root.dataset.audio = String(s.hasAudio);
       play();
       if (video.requestVideoFrameCallback) {
         video.requestVideoFrameCallback((now) => {
@@ -424,11 +422,7 @@
       const my = run;
       if (mode === 'webrtc' && session) {
         const s = session;
-        try {
-          await s.poll();
-        } catch {
-          return; // closed meanwhile
-        }
+        await s.poll();
         if (my !== run) return;
         showDelay(s.delayMs);
         if (performance.now() - s.framesAt > STALL_MS) reconnect();
