@@ -55,8 +55,8 @@
 
   // ---- what the streamer sees ----
 
-  const STATE_TEXT = { idle: 'Preview', connecting: 'Connecting…', live: 'Live' };
-  const STATE_DOT = { idle: 'off', connecting: 'connecting', live: 'webrtc' };
+  const STATE_TEXT = { idle: 'Not live', connecting: 'Connecting…', live: 'Live' };
+  const STATE_DOT = { idle: 'idle', connecting: 'connecting', live: 'webrtc' };
 
   function setState(s) {
     state = s;
