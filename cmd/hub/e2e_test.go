@@ -349,7 +349,13 @@ func (v *venue) wledShows(c string) bool {
 // runNode runs a script of web/tests with env and returns its JSON result line.
 func runNode(t *testing.T, script string, env ...string) map[string]any {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	return runNodeFor(t, 60*time.Second, script, env...)
+}
+
+// runNodeFor is runNode for a script that may take up to timeout.
+func runNodeFor(t *testing.T, timeout time.Duration, script string, env ...string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", filepath.Join("tests", script))
 	cmd.Dir = webDir(t)
