@@ -80,6 +80,7 @@
       this.closed = false;
       this.failed = false; // the connection failed or the session was closed
       this.postAt = 0; // performance.now() when the offer went out
+      this.decodedAt = 0; // performance.now() of the first poll that saw a decoded frame
       this.firstFrameAt = 0; // performance.now() of the first frame shown (requestVideoFrameCallback)
       this.frames = 0; // frames decoded, as of the last poll
       this.framesAt = 0; // when frames last grew
@@ -140,6 +141,7 @@
       if (!video) return;
       const frames = Number(video.framesDecoded) || 0;
       if (frames > this.frames) this.framesAt = performance.now();
+      if (frames > 0 && !this.decodedAt) this.decodedAt = this.framesAt;
       this.frames = frames;
       this.packets = Number(video.packetsReceived) || 0;
       const delay = Number(video.jitterBufferDelay) || 0;
@@ -228,7 +230,8 @@
     let framesBase = 0; // frames of the sources played before the current one
     let hlsFrames = 0;
     let hlsFramesAt = 0;
-    const timing = { postAt: 0, firstFrameAt: 0 };
+    // performance.now() of the current WebRTC session's offer POST, first decoded frame, first frame shown.
+    const timing = { postAt: 0, decodedAt: 0, firstFrameAt: 0 };
 
     // ---- what the viewer sees ----
 
@@ -304,9 +307,9 @@
 
     // ---- course changes ----
 
+    // currentFrames counts the frames the video element got from the current source.
     function currentFrames() {
-      if (session && session.stream && video.srcObject === session.stream) return session.frames;
-      if (hls) return hls.frames();
+      if ((session && session.stream && video.srcObject === session.stream) || hls) return video.getVideoPlaybackQuality().totalVideoFrames;
       return 0;
     }
 
@@ -399,12 +402,13 @@
       }
       if (my !== run) return;
       timing.postAt = s.postAt;
-      timing.firstFrameAt = 0;
+      timing.decodedAt = timing.firstFrameAt = 0;
       attach(s);
       if (!(await firstFrame(s, my, FIRST_FRAME_MS))) {
         if (my === run) playHLS();
         return;
       }
+      timing.decodedAt = s.decodedAt;
       live(s);
     }
 
@@ -543,6 +547,7 @@
       stop();
       session = p;
       timing.postAt = p.postAt;
+      timing.decodedAt = p.decodedAt;
       timing.firstFrameAt = 0;
       attach(p);
       live(p);
