@@ -45,8 +45,10 @@ func TestVideoInBrowser(t *testing.T) {
 	g2g, _ := res["g2g"].(map[string]any)
 	t.Logf("glass-to-glass over WebRTC (%v, %v frames read, %v unreadable): median %v ms, p95 %v ms, min %v ms, max %v ms",
 		res["codec"], res["samples"], res["rejected"], g2g["median"], g2g["p95"], g2g["min"], g2g["max"])
-	t.Logf("first frame %v ms after the player's WHEP POST; the player's own delay estimate %v ms", res["firstFrameMs"], res["viewerDelayMs"])
-	t.Logf("publish.html sent %v from the fake camera; the first viewer kept playing (%v)", res["publisherCodec"], res["resumedMode"])
+	t.Logf("first frame shown %v ms after the player's WHEP POST (decoded by %v ms); the player's own delay estimate %v ms",
+		res["firstFrameMs"], res["firstDecodedMs"], res["viewerDelayMs"])
+	t.Logf("publish.html sent %v from the fake camera; a new viewer showed its first frame %v ms after its POST; the first viewer plays it (%v; its states since the change, ms:state: %v)",
+		res["publisherCodec"], res["firstFrameMs2"], res["resumedMode"], res["modes"])
 	t.Logf("screenshot: %s", shot)
 }
 

@@ -217,7 +217,10 @@ async function framesGrow(page, name) {
   const a = await frames(page);
   await page.waitForTimeout(2000);
   const b = await frames(page);
-  if (!(b > a)) throw new Error(`${name}: frames decoded went from ${a} to ${b} in 2 s, want growth`);
+  if (!(b > a)) {
+    const mode = await page.evaluate(() => window.stagelinkPlayer.mode);
+    throw new Error(`${name}: frames decoded went from ${a} to ${b} in 2 s, want growth (the player is ${mode})`);
+  }
   return [a, b];
 }
 
@@ -226,6 +229,10 @@ async function openViewer(context, name) {
   watch(page, name, problems, viewerBenign);
   await page.goto(origin + '/', { waitUntil: 'load' });
   await page.waitForFunction(() => window.stagelinkPlayer && window.stagelinkPlayer.mode === 'webrtc', null, { timeout: 20000 });
+  // The player goes live on the first decoded frame; Chromium shows it a moment later. A viewer that
+  // joins a browser publisher in its first second sometimes sees it ~3 s later: decoded at once, shown
+  // late, with a bare RTCPeerConnection too, so not the player's doing; firstFrameMs reports it.
+  await page.waitForFunction(() => window.stagelinkPlayer.timing().firstFrameAt > 0, null, { timeout: 10000 });
   return page;
 }
 
@@ -249,6 +256,7 @@ try {
   const timing = await viewer.evaluate(() => window.stagelinkPlayer.timing());
   if (!(timing.postAt > 0 && timing.firstFrameAt > timing.postAt)) throw new Error(`the player's timing is ${JSON.stringify(timing)}`);
   out.firstFrameMs = Math.round(timing.firstFrameAt - timing.postAt);
+  out.firstDecodedMs = Math.round(timing.decodedAt - timing.postAt);
 
   step = 'reading the barcode of the frames the viewer shows';
   const m = await viewer.evaluate(measure, { minSamples: MIN_SAMPLES, sampleMs: SAMPLE_MS });
@@ -271,6 +279,13 @@ try {
   }
 
   step = 'stopping the barcode publisher';
+  // From here on, note the first viewer's states as the publisher changes.
+  await viewer.evaluate(() => {
+    const el = document.querySelector('[data-testid="video-state"]');
+    const t0 = performance.now();
+    window.modes = [];
+    new MutationObserver(() => window.modes.push(`${Math.round(performance.now() - t0)}:${el.dataset.state}`)).observe(el, { attributes: true, attributeFilter: ['data-state'] });
+  });
   const status = await pub.evaluate(stopBarcode);
   if (status !== 200) throw new Error(`WHIP DELETE: HTTP ${status}, want 200`);
   await pub.close();
@@ -291,11 +306,14 @@ try {
 
   step = 'opening a second viewer on the camera of publish.html';
   const viewer2 = await openViewer(context, 'viewer 2');
+  const timing2 = await viewer2.evaluate(() => window.stagelinkPlayer.timing());
+  out.firstFrameMs2 = Math.round(timing2.firstFrameAt - timing2.postAt);
   out.frames2 = await framesGrow(viewer2, 'viewer 2');
 
   step = 'waiting for the first viewer to play the new publisher';
   await viewer.waitForFunction((n) => window.stagelinkPlayer.framesDecoded() > n + 30, before, { timeout: 25000 });
   out.resumedMode = await viewer.evaluate(() => window.stagelinkPlayer.mode);
+  out.modes = await viewer.evaluate(() => window.modes.join(' '));
 
   step = 'stopping publish.html';
   await studio.locator('[data-testid="stop"]').click();
