@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/stun/v3"
 	"github.com/pion/webrtc/v4"
@@ -105,7 +106,7 @@ type Server struct {
 }
 
 type pulled struct {
-	stream string
+	stream *Stream
 	src    source
 }
 
@@ -137,12 +138,16 @@ func (s *Server) AddSource(stream string, src source) error {
 	if err := CheckStreamName(stream); err != nil {
 		return err
 	}
+	st, err := s.stream(stream)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.running {
 		return errors.New("add sources before Run")
 	}
-	s.sources = append(s.sources, pulled{stream, src})
+	s.sources = append(s.sources, pulled{st, src})
 	return nil
 }
 
@@ -175,11 +180,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range sources {
-		st, err := s.stream(p.stream)
-		if err != nil {
-			return err
-		}
-		g.Go(func() error { return p.src.Run(ctx, st.h264Publish()) })
+		g.Go(func() error { return p.src.Run(ctx, p.stream.h264Publish()) })
 	}
 	g.Go(func() error {
 		tick := time.NewTicker(time.Second)
@@ -234,7 +235,7 @@ func (s *Server) newAPIs(udp net.PacketConn, tcp net.Listener) (*apis, error) {
 		}
 	}
 	se.SetICETimeouts(s.iceTimeouts[0], s.iceTimeouts[1], s.iceTimeouts[2])
-	se.SetICEMulticastDNSMode(0) // ice.MulticastDNSModeDisabled: candidates are plain addresses
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled) // candidates are plain addresses
 
 	ingest, err := newIngestAPI(se)
 	if err != nil {

@@ -63,7 +63,7 @@ func (s *Server) postWHIP(w http.ResponseWriter, r *http.Request) {
 		audioCodec = &audio.RTPCodecCapability
 	}
 	pub, err := st.publish(Source{Kind: "whip", Remote: r.RemoteAddr}, video.RTPCodecCapability, audioCodec, keyframe)
-	if errors.Is(err, ErrBusy) {
+	if err != nil { // ErrBusy
 		fail(http.StatusConflict, "busy", "another source is publishing this stream; DELETE its session or wait until it ends")
 		return
 	}
