@@ -9,7 +9,8 @@ import (
 )
 
 // pionLogs adapts pion's loggers to slog. pion's info messages (every state change of every
-// PeerConnection) go to debug; its warnings and errors stay what they are.
+// PeerConnection) and warnings (a viewer's connection checks failing, a closed session's late packets:
+// one viewer's trouble, nothing the operator can act on) go to debug; its errors to warn.
 type pionLogs struct{ log *slog.Logger }
 
 var _ logging.LoggerFactory = pionLogs{}
@@ -32,7 +33,7 @@ func (l pionLogger) Debug(msg string)                  { l.logf(slog.LevelDebug,
 func (l pionLogger) Debugf(format string, args ...any) { l.logf(slog.LevelDebug, format, args...) }
 func (l pionLogger) Info(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
 func (l pionLogger) Infof(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
-func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelWarn, "%s", msg) }
-func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelWarn, format, args...) }
-func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelError, "%s", msg) }
-func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelError, format, args...) }
+func (l pionLogger) Warn(msg string)                   { l.logf(slog.LevelDebug, "%s", msg) }
+func (l pionLogger) Warnf(format string, args ...any)  { l.logf(slog.LevelDebug, format, args...) }
+func (l pionLogger) Error(msg string)                  { l.logf(slog.LevelWarn, "%s", msg) }
+func (l pionLogger) Errorf(format string, args ...any) { l.logf(slog.LevelWarn, format, args...) }

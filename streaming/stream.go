@@ -71,11 +71,13 @@ type publication struct {
 	done     chan struct{}
 	once     sync.Once
 
-	lastKeyframeAsk atomic.Int64 // unix nanoseconds
-	started         atomic.Int64 // unix nanoseconds of the first video packet, for HLS audio
-	bytes           atomic.Uint64
-	frames          atomic.Uint64
-	width, height   atomic.Int32
+	askMu         sync.Mutex
+	lastAsk       time.Time
+	askPending    bool         // a keyframe request waits for keyframeEvery to pass
+	started       atomic.Int64 // unix nanoseconds of the first video packet, for HLS audio
+	bytes         atomic.Uint64
+	frames        atomic.Uint64
+	width, height atomic.Int32
 
 	// Owned by the video writer's goroutine.
 	lastVideoTS uint32
@@ -130,7 +132,7 @@ func (s *Stream) publish(source Source, video webrtc.RTPCodecCapability, audio *
 		}
 	}
 	s.video.reset()
-	s.video.setKeyframe(p.requestKeyframe)
+	s.video.setKeyframe(p.requestKeyframe, keyframe != nil)
 	p.video, p.audio = s.video, s.audio
 	if s.hls != nil {
 		s.hls.Close()
@@ -193,16 +195,35 @@ func (p *publication) end() {
 	})
 }
 
+// requestKeyframe asks the publisher for a keyframe, at most once per keyframeEvery. A request that comes
+// too soon is not dropped but sent when the interval is up: the keyframe that answered the earlier one
+// may already have gone by the viewer that asks now, and a browser publisher sends no keyframe unasked.
 func (p *publication) requestKeyframe() {
 	if p.keyframe == nil {
 		return
 	}
-	now := time.Now().UnixNano()
-	last := p.lastKeyframeAsk.Load()
-	if now-last < int64(keyframeEvery) || !p.lastKeyframeAsk.CompareAndSwap(last, now) {
+	p.askMu.Lock()
+	defer p.askMu.Unlock()
+	if p.askPending {
 		return
 	}
-	p.keyframe()
+	wait := keyframeEvery - time.Since(p.lastAsk)
+	if wait <= 0 {
+		p.lastAsk = time.Now()
+		p.keyframe()
+		return
+	}
+	p.askPending = true
+	time.AfterFunc(wait, func() {
+		p.askMu.Lock()
+		p.askPending, p.lastAsk = false, time.Now()
+		p.askMu.Unlock()
+		select {
+		case <-p.done:
+		default:
+			p.keyframe()
+		}
+	})
 }
 
 // writeVideoRTP takes a packet of the publication's video from a WebRTC publisher.

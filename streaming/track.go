@@ -48,6 +48,7 @@ type sharedTrack struct {
 
 	mu       sync.Mutex
 	keyframe func()                  // asks the current publisher for a keyframe
+	answers  bool                    // the publisher sends a keyframe when asked (WHIP): no burst needed
 	senders  map[string]*trackSender // by TrackLocalContext.ID
 	pending  map[string]*trackSender // bound, but their PeerConnection is not connected yet
 	gop      []*packet               // video: the current group of pictures, from its keyframe on
@@ -124,7 +125,10 @@ func (t *sharedTrack) activate(ssrc uint32) {
 		return
 	}
 	if t.kind == webrtc.RTPCodecTypeVideo {
-		if t.gopOK {
+		// A publisher that answers keyframe requests sends a fresh keyframe within a round trip; the
+		// cached group of pictures is for those that don't (cameras, the test pattern). Chrome was seen
+		// to hold frames for seconds after a burst from a browser publisher that had just started.
+		if t.gopOK && !t.answers {
 			s.burst = append([]*packet(nil), t.gop...)
 		} else {
 			s.waitKey = true
@@ -170,10 +174,10 @@ func (t *sharedTrack) reset() {
 	t.mu.Unlock()
 }
 
-// setKeyframe sets how to ask the current publisher for a keyframe.
-func (t *sharedTrack) setKeyframe(ask func()) {
+// setKeyframe sets how to ask the current publisher for a keyframe, and whether it answers.
+func (t *sharedTrack) setKeyframe(ask func(), answers bool) {
 	t.mu.Lock()
-	t.keyframe = ask
+	t.keyframe, t.answers = ask, answers
 	t.mu.Unlock()
 }
 
@@ -257,6 +261,7 @@ type trackSender struct {
 	overflow atomic.Bool // the queue overflowed: drop it and wait for a keyframe
 
 	// Owned by run.
+	askedAt   time.Time // when this viewer last asked for a keyframe while waiting for one
 	waitKey   bool
 	synced    bool
 	epoch     uint64
@@ -317,6 +322,10 @@ func (s *trackSender) send(p *packet) {
 	if s.waitKey {
 		if !p.keyframe {
 			s.track.delivery.dropped.Add(1)
+			if time.Since(s.askedAt) > keyframeEvery {
+				s.askedAt = time.Now() // a request may have been lost: ask again while waiting
+				s.track.requestKeyframe()
+			}
 			return
 		}
 		s.waitKey = false

@@ -74,7 +74,7 @@ func TestStuckViewerDelaysNoOne(t *testing.T) {
 	var d delivery
 	tr := newSharedTrack(webrtc.RTPCodecTypeVideo, codecH264, "test", &d)
 	var asks atomic.Int32
-	tr.setKeyframe(func() { asks.Add(1) })
+	tr.setKeyframe(func() { asks.Add(1) }, true)
 	stuck := &fakeBinding{id: "stuck", ssrc: 1, stuck: make(chan struct{})}
 	fine := &fakeBinding{id: "fine", ssrc: 2}
 	bind(t, tr, stuck)

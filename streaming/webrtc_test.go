@@ -77,20 +77,17 @@ func TestWHIPToManyViewers(t *testing.T) {
 	hub.stop()
 }
 
-// TestLateViewerStartsAtKeyframe joins a viewer in the middle of a group of pictures: it gets the cached
-// keyframe first, at once, instead of waiting for the next one.
+// TestLateViewerStartsAtKeyframe joins a viewer in the middle of a group of pictures of a source that
+// ignores keyframe requests (the test pattern, like an IP camera): it gets the cached keyframe first, at
+// once, instead of waiting for the next one.
 func TestLateViewerStartsAtKeyframe(t *testing.T) {
-	hub := startTestHub(t, Config{}, nil)
-	pub := newTestPublisher(t, webrtc.MimeTypeH264)
-	if status, body := pub.post(t, hub.http.URL+"/whip/live", testToken); status != http.StatusCreated {
-		t.Fatalf("WHIP: %d %s", status, body)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var sending sync.WaitGroup
-	sending.Go(func() { pub.sendH264(ctx, t) })
-	defer func() { cancel(); sending.Wait() }()
+	hub := startTestHub(t, Config{}, map[string]source{"live": mustTestPattern(t)})
 	waitFor(t, "a cached keyframe", func() bool {
-		tr := hub.srv.lookup("live").video
+		st := hub.srv.lookup("live")
+		if st == nil || !st.Status().Live {
+			return false
+		}
+		tr := st.video
 		tr.mu.Lock()
 		defer tr.mu.Unlock()
 		return tr.gopOK && len(tr.gop) > 10
