@@ -188,6 +188,13 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad tip minimum", []string{"-tip-min", "PLN=five"}, nil, "-tip-min"},
 		{"short tip secret", nil, map[string]string{"STAGELINK_TIPS_SECRET": "short"}, "secret"},
 		{"bad Discord mode", []string{"-discord-mode", "carrier-pigeon"}, map[string]string{"STAGELINK_DISCORD_TOKEN": "x"}, "mode"},
+		{"bad stream name", []string{"-stream", "Main Stage"}, nil, "-stream"},
+		{"camera not RTSP", []string{"-rtsp", "http://cam/video"}, nil, "-rtsp"},
+		{"camera for a bad stream", []string{"-rtsp", "Cam!=rtsp://cam/1"}, nil, "-rtsp item 1"},
+		{"two cameras, one stream", []string{"-rtsp", "a=rtsp://cam/1,a=rtsp://cam/2"}, nil, "two cameras"},
+		{"bad public IP", []string{"-public-ip", "my.host"}, nil, "public IP"},
+		{"bad ICE server", []string{"-ice-servers", "http://stun.example.com"}, nil, "ICE server"},
+		{"no viewers", []string{"-max-viewers", "0"}, nil, "-max-viewers"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,4 +223,15 @@ func metrics(t *testing.T, hub string) map[string]*dto.MetricFamily {
 		t.Fatalf("parsing /metrics: %v", err)
 	}
 	return families
+}
+
+// TestCameraErrorsHidePasswords: a camera URL that is refused is not repeated, since it may hold a
+// password.
+func TestCameraErrorsHidePasswords(t *testing.T) {
+	for _, rtsp := range []string{"rtsp://admin:hunter2@cam:99999/1", "yard=rtsp://admin:hunter2@/1", "rtsp://admin:hunter2@cam/1,rtsp://admin:hunter2@cam/2"} {
+		err := run(context.Background(), []string{"-rtsp", rtsp}, func(string) string { return "" }, io.Discard, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("-rtsp %q: %v, want an error without the password", rtsp, err)
+		}
+	}
 }

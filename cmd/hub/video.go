@@ -33,7 +33,7 @@ type videoConfig struct {
 
 func (c *videoConfig) flags(fs *flag.FlagSet) {
 	fs.StringVar(&c.stream, "stream", "live", "name of the stream the viewer page plays (/whip/NAME, /whep/NAME)")
-	fs.Var(&c.rtsp, "rtsp", "RTSP URL of an IP camera (rtsp://user:password@host/path) to pull into -stream; H.264 only")
+	fs.Var(&c.rtsp, "rtsp", "IP cameras to pull over RTSP (H.264): a URL (rtsp://user:password@host/path) for -stream, or comma-separated NAME=URL for streams of their own")
 	fs.StringVar(&c.udp, "webrtc-udp", ":8189", "the one UDP address every WebRTC session shares")
 	fs.StringVar(&c.tcp, "webrtc-tcp", "", "also offer ICE over TCP on this address, for viewers whose network blocks UDP")
 	fs.StringVar(&c.publicIPs, "public-ip", "", "comma-separated public IPs to advertise besides the local ones (NAT, Kubernetes node)")
@@ -90,12 +90,36 @@ func (c videoConfig) validate() error {
 	if err := c.streamingConfig("").Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.rtsp != "" {
-		if _, err := streaming.NewRTSPSource(string(c.rtsp), slog.New(slog.DiscardHandler)); err != nil {
-			errs = append(errs, fmt.Errorf("-rtsp: %v", err))
-		}
+	if _, err := c.cameras(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// cameras reads -rtsp: one URL for -stream, or NAME=URL items separated by commas. Errors never repeat
+// a URL, which may hold a password.
+func (c videoConfig) cameras() (map[string]string, error) {
+	out := map[string]string{}
+	for i, item := range split(string(c.rtsp)) {
+		stream, url := c.stream, item
+		if !strings.HasPrefix(item, "rtsp://") && !strings.HasPrefix(item, "rtsps://") {
+			var ok bool
+			if stream, url, ok = strings.Cut(item, "="); !ok {
+				return nil, fmt.Errorf("-rtsp item %d: want rtsp://… or NAME=rtsp://…", i+1)
+			}
+			if err := streaming.CheckStreamName(stream); err != nil {
+				return nil, fmt.Errorf("-rtsp item %d: %v", i+1, err)
+			}
+		}
+		if _, dup := out[stream]; dup {
+			return nil, fmt.Errorf("-rtsp: two cameras for stream %q", stream)
+		}
+		if _, err := streaming.NewRTSPSource(url, slog.New(slog.DiscardHandler)); err != nil {
+			return nil, fmt.Errorf("-rtsp %s: %v", stream, err)
+		}
+		out[stream] = url
+	}
+	return out, nil
 }
 
 // openVideo builds the video server with its sources: the RTSP camera, and the test pattern when it is
@@ -105,13 +129,17 @@ func openVideo(c videoConfig, apiToken string, demo bool, log *slog.Logger) (*st
 	if err != nil {
 		return nil, web.StreamInfo{}, err
 	}
-	if c.rtsp != "" {
-		cam, err := streaming.NewRTSPSource(string(c.rtsp), log)
+	cameras, err := c.cameras()
+	if err != nil {
+		return nil, web.StreamInfo{}, err
+	}
+	for stream, url := range cameras {
+		cam, err := streaming.NewRTSPSource(url, log)
 		if err != nil {
-			return nil, web.StreamInfo{}, fmt.Errorf("-rtsp: %v", err)
+			return nil, web.StreamInfo{}, fmt.Errorf("-rtsp %s: %v", stream, err)
 		}
-		if err := srv.AddSource(c.stream, cam); err != nil {
-			return nil, web.StreamInfo{}, fmt.Errorf("-stream: %v", err)
+		if err := srv.AddSource(stream, cam); err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-rtsp %s: %v", stream, err)
 		}
 	}
 	if c.testPattern.Or(demo) {
