@@ -102,8 +102,12 @@ loop:
 			readErr = nil
 			break loop
 		case now := <-tick.C:
-			budget += now.Sub(last).Seconds() * float64(f.cfg.PrintRate)
-			last = now
+			// A tick carries the time it was due, which can be before last (taken after the ticker
+			// started, by a goroutine that may have waited): never count time backwards.
+			if d := now.Sub(last); d > 0 {
+				budget += d.Seconds() * float64(f.cfg.PrintRate)
+				last = now
+			}
 			budget = f.fakeDrain(budget)
 		}
 	}
@@ -233,7 +237,7 @@ func (f *FakePrinter) fakeDrain(budget float64) float64 {
 		f.mu.Unlock()
 		return 0
 	}
-	n := min(int(budget), len(f.buf))
+	n := max(0, min(int(budget), len(f.buf)))
 	for _, b := range f.buf[:n] {
 		out = f.fakeExecLocked(b, out)
 	}
