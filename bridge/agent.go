@@ -45,6 +45,17 @@ type Agent struct {
 	mu     sync.Mutex
 	conn   *sio.Socket       // the current connection once its hello was accepted; nil otherwise
 	status map[string]Status // last status per zone on this connection
+
+	// emitMu serialises emits: socket.io-client-go v1.1.0's Timeout sets a field of the socket that Emit
+	// then reads, so two goroutines emitting at once race (two hellos after a quick reconnect did).
+	emitMu sync.Mutex
+}
+
+// emit sends an event on conn, one emit at a time.
+func (a *Agent) emit(conn *sio.Socket, event string, v any) {
+	a.emitMu.Lock()
+	defer a.emitMu.Unlock()
+	conn.Emit(event, v)
 }
 
 // NewAgent returns an agent for cfg (which passed Validate), with its devices built from cfg and opts;
@@ -73,7 +84,7 @@ func (a *Agent) Report(st Status) {
 	conn := a.conn
 	a.mu.Unlock()
 	if conn != nil {
-		conn.Emit(EventStatus, st)
+		a.emit(conn, EventStatus, st)
 	}
 }
 
@@ -194,6 +205,8 @@ func (a *Agent) hello(ctx context.Context, conn *sio.Socket, end func(error)) {
 	clear(a.status)
 	a.mu.Unlock()
 	h := Hello{Name: a.cfg.Name, Version: Version, Zones: specs}
+	a.emitMu.Lock()
+	defer a.emitMu.Unlock()
 	conn.Timeout(10*time.Second).Emit(EventHello, h, func(args []any, err error) {
 		if err != nil {
 			end(fmt.Errorf("hello: %w", err))
@@ -222,7 +235,7 @@ func (a *Agent) hello(ctx context.Context, conn *sio.Socket, end func(error)) {
 		}
 		a.mu.Unlock()
 		for _, st := range pending {
-			conn.Emit(EventStatus, st)
+			a.emit(conn, EventStatus, st)
 		}
 		a.log.Info("connected to hub", "hub", a.cfg.Hub, "zones", len(specs))
 	})
