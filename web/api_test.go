@@ -362,6 +362,7 @@ func TestStaticPage(t *testing.T) {
 		{"/vendor/socket.io.min.js", http.StatusOK, string(vendor), "javascript", "public, max-age=86400"},
 		{"/app.js", http.StatusOK, "", "javascript", "no-cache"},
 		{"/player.js", http.StatusOK, "", "javascript", "no-cache"},
+		{"/rtc.js", http.StatusOK, "", "javascript", "no-cache"},
 		{"/publish.html", http.StatusOK, "", "text/html", "no-cache"},
 		{"/publish.js", http.StatusOK, "", "javascript", "no-cache"},
 		{"/vendor/hls.light.min.js", http.StatusOK, "", "javascript", "public, max-age=86400"},

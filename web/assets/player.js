@@ -49,23 +49,6 @@
     return new StreamError(res.status, code, message || `HTTP ${res.status}`);
   }
 
-  // gathered resolves when the PeerConnection has all its ICE candidates, or after ms.
-  function gathered(pc, ms) {
-    if (pc.iceGatheringState === 'complete') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      };
-      const check = () => {
-        if (pc.iceGatheringState === 'complete') done();
-      };
-      const timer = setTimeout(done, ms);
-      pc.addEventListener('icegatheringstatechange', check);
-    });
-  }
-
   // WhepSession is one WebRTC playback session: a receive-only PeerConnection and the hub's resource
   // for it. close() ends both; it is safe to call more than once.
   class WhepSession {
@@ -103,7 +86,7 @@
     async open() {
       const pc = this.pc;
       await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc, GATHER_MS);
+      await window.stagelinkRTC.gathered(pc, GATHER_MS);
       if (this.closed) throw new Error('closed');
       this.postAt = performance.now();
       const res = await fetch(this.url, {

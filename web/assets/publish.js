@@ -247,22 +247,6 @@
     }
   }
 
-  function gathered(pc, ms) {
-    if (pc.iceGatheringState === 'complete') return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        pc.removeEventListener('icegatheringstatechange', check);
-        resolve();
-      };
-      const check = () => {
-        if (pc.iceGatheringState === 'complete') done();
-      };
-      const timer = setTimeout(done, ms);
-      pc.addEventListener('icegatheringstatechange', check);
-    });
-  }
-
   async function refusal(res, stream) {
     let message = '';
     try {
@@ -322,7 +306,7 @@
         if (pub && pub.pc === pc) onConnection(pc.connectionState);
       });
       await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc, GATHER_MS);
+      await window.stagelinkRTC.gathered(pc, GATHER_MS);
       if (my !== run) return;
       const res = await fetch(url, {
         method: 'POST',
