@@ -38,8 +38,8 @@ var videoFeedback = []webrtc.RTCPFeedback{
 
 // registerCodecs puts the codecs stagelink carries into m: every H.264 profile browsers and cameras
 // commonly use (a camera's high profile is forwarded as it is, so viewers must be able to negotiate it),
-// VP8, each with RTX for retransmissions, and Opus. feedback is added to every video codec.
-func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error {
+// VP8, each with RTX for retransmissions and videoFeedback, and Opus.
+func registerCodecs(m *webrtc.MediaEngine) error {
 	type entry struct {
 		pt   webrtc.PayloadType
 		mime string
@@ -55,7 +55,7 @@ func registerCodecs(m *webrtc.MediaEngine, feedback []webrtc.RTCPFeedback) error
 	for _, e := range video {
 		codec := webrtc.RTPCodecParameters{
 			RTPCodecCapability: webrtc.RTPCodecCapability{
-				MimeType: e.mime, ClockRate: 90000, SDPFmtpLine: e.fmtp, RTCPFeedback: feedback,
+				MimeType: e.mime, ClockRate: 90000, SDPFmtpLine: e.fmtp, RTCPFeedback: videoFeedback,
 			},
 			PayloadType: e.pt,
 		}
@@ -115,6 +115,11 @@ func pickCodec(want webrtc.RTPCodecCapability, offered []webrtc.RTPCodecParamete
 	return webrtc.RTPCodecParameters{}, false
 }
 
+// isH264 reports whether c is H.264.
+func isH264(c webrtc.RTPCodecCapability) bool {
+	return strings.EqualFold(c.MimeType, webrtc.MimeTypeH264)
+}
+
 // h264Profile is the profile part of an fmtp line's profile-level-id (profile_idc and constraint flags,
 // without the level), lower case; 42e0 is constrained baseline.
 func h264Profile(fmtp string) string {
@@ -154,53 +159,52 @@ const (
 	naluFUA   = 28
 )
 
-// h264Keyframe reports whether an H.264 RTP payload (RFC 6184) starts a keyframe: an IDR slice's first
-// fragment, or an SPS, which encoders send right in front of an IDR.
-func h264Keyframe(payload []byte) bool {
+// h264NALUs calls fn with each NAL unit an H.264 RTP payload (RFC 6184) carries whole: the payload
+// itself, or each unit of a STAP-A. A FU-A fragment carries none. It stops when fn returns true.
+func h264NALUs(payload []byte, fn func(nalu []byte) bool) {
 	if len(payload) < 1 {
-		return false
+		return
 	}
-	switch t := payload[0] & 0x1f; t {
-	case naluIDR, naluSPS:
-		return true
+	switch payload[0] & 0x1f {
+	case naluFUA:
 	case naluSTAPA:
 		for p := payload[1:]; len(p) > 2; {
 			n := int(p[0])<<8 | int(p[1])
-			if n == 0 || len(p) < 2+n {
-				return false
-			}
-			if t := p[2] & 0x1f; t == naluIDR || t == naluSPS {
-				return true
+			if n == 0 || len(p) < 2+n || fn(p[2:2+n]) {
+				return
 			}
 			p = p[2+n:]
 		}
-	case naluFUA:
-		return len(payload) >= 2 && payload[1]&0x80 != 0 && payload[1]&0x1f == naluIDR
+	default:
+		fn(payload)
 	}
-	return false
+}
+
+// h264Keyframe reports whether an H.264 RTP payload starts a keyframe: an IDR slice's first fragment,
+// or an SPS, which encoders send right in front of an IDR.
+func h264Keyframe(payload []byte) bool {
+	if len(payload) >= 2 && payload[0]&0x1f == naluFUA {
+		return payload[1]&0x80 != 0 && payload[1]&0x1f == naluIDR
+	}
+	key := false
+	h264NALUs(payload, func(nalu []byte) bool {
+		t := nalu[0] & 0x1f
+		key = t == naluIDR || t == naluSPS
+		return key
+	})
+	return key
 }
 
 // h264SPS returns the SPS an H.264 RTP payload carries whole (alone or in a STAP-A), or nil.
 func h264SPS(payload []byte) []byte {
-	if len(payload) < 1 {
-		return nil
-	}
-	switch payload[0] & 0x1f {
-	case naluSPS:
-		return payload
-	case naluSTAPA:
-		for p := payload[1:]; len(p) > 2; {
-			n := int(p[0])<<8 | int(p[1])
-			if n == 0 || len(p) < 2+n {
-				return nil
-			}
-			if p[2]&0x1f == naluSPS {
-				return p[2 : 2+n]
-			}
-			p = p[2+n:]
+	var sps []byte
+	h264NALUs(payload, func(nalu []byte) bool {
+		if nalu[0]&0x1f == naluSPS {
+			sps = nalu
 		}
-	}
-	return nil
+		return sps != nil
+	})
+	return sps
 }
 
 // vp8Keyframe reports whether a VP8 RTP payload (RFC 7741) starts a keyframe, and if so the picture size

@@ -252,7 +252,7 @@ func (s *Server) newAPIs(udp net.PacketConn, tcp net.Listener) (*apis, error) {
 // publisher's congestion control transport-wide feedback so a browser raises its bitrate.
 func newIngestAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m, videoFeedback); err != nil {
+	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}
@@ -266,7 +266,7 @@ func newIngestAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 // nothing more, since every interceptor costs CPU on every packet of every viewer.
 func newPlayAPI(se webrtc.SettingEngine) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
-	if err := registerCodecs(m, videoFeedback); err != nil {
+	if err := registerCodecs(m); err != nil {
 		return nil, err
 	}
 	ir := &interceptor.Registry{}

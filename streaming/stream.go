@@ -82,8 +82,8 @@ type publication struct {
 	// Owned by the video writer's goroutine.
 	lastVideoTS uint32
 	depay       *rtph264.Decoder // RTP → access units for HLS (WHIP H.264)
-	extTS       int64            // unwrapped RTP timestamp for HLS
-	firstTS     uint32
+	extTS       int64            // unwrapped RTP timestamp for HLS, from the first video packet
+	lastTS      uint32           // the previous video packet's RTP timestamp, for unwrapping
 	haveTS      bool
 	videoStart  time.Time // arrival of the first video packet: HLS time 0
 
@@ -305,12 +305,12 @@ func (p *publication) toHLS(pkt *rtp.Packet) {
 		}
 	}
 	if !p.haveTS {
-		p.firstTS, p.haveTS = pkt.Timestamp, true
+		p.lastTS, p.haveTS = pkt.Timestamp, true
 		p.videoStart = time.Now()
 		p.started.Store(p.videoStart.UnixNano())
 	}
-	p.extTS += int64(int32(pkt.Timestamp - p.firstTS))
-	p.firstTS = pkt.Timestamp
+	p.extTS += int64(int32(pkt.Timestamp - p.lastTS))
+	p.lastTS = pkt.Timestamp
 	au, err := p.depay.Decode(pkt)
 	if err != nil {
 		return // more packets needed, or a lost one: the decoder starts over at the next access unit

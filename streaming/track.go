@@ -3,7 +3,6 @@ package streaming
 import (
 	"errors"
 	"math/rand/v2"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -399,9 +398,4 @@ func (s *trackSender) write(p *packet, ts uint32) {
 		return
 	}
 	s.track.delivery.sent.Add(1)
-}
-
-// isH264 reports whether c is H.264.
-func isH264(c webrtc.RTPCodecCapability) bool {
-	return strings.EqualFold(c.MimeType, webrtc.MimeTypeH264)
 }

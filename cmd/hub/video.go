@@ -125,7 +125,8 @@ func (c videoConfig) cameras() (map[string]string, error) {
 // openVideo builds the video server with its sources: the RTSP camera, and the test pattern when it is
 // on. It returns what viewers are told about the stream in `hello`.
 func openVideo(c videoConfig, apiToken string, demo bool, log *slog.Logger) (*streaming.Server, web.StreamInfo, error) {
-	srv, err := streaming.New(c.streamingConfig(apiToken), log)
+	scfg := c.streamingConfig(apiToken)
+	srv, err := streaming.New(scfg, log)
 	if err != nil {
 		return nil, web.StreamInfo{}, err
 	}
@@ -152,7 +153,7 @@ func openVideo(c videoConfig, apiToken string, demo bool, log *slog.Logger) (*st
 		}
 	}
 	info := web.StreamInfo{WHEP: "/whep/" + c.stream}
-	for _, ice := range c.streamingConfig(apiToken).ICEServers {
+	for _, ice := range scfg.ICEServers {
 		cred, _ := ice.Credential.(string)
 		info.ICEServers = append(info.ICEServers, web.ICEServer{URLs: ice.URLs, Username: ice.Username, Credential: cred})
 	}
