@@ -15,6 +15,7 @@ const (
 	CodeZoneOffline Code = "zone_offline"
 	CodeRateLimited Code = "rate_limited"
 	CodePaused      Code = "paused"
+	CodeBlocked     Code = "blocked" // the streamer blocked this viewer's name or address
 	CodeInternal    Code = "internal"
 )
 

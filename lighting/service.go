@@ -1,6 +1,7 @@
 package lighting
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -77,23 +78,32 @@ type Service struct {
 	limiter Limiter
 	log     *slog.Logger
 	paused  atomic.Bool
+	obs     atomic.Pointer[observerRef] // nil: no Observer
 	wake    chan struct{}
 
-	mu      sync.Mutex
-	zones   map[string]*zone
-	order   []string            // zone ids in the order bridges announced them
-	changed map[string]struct{} // zones whose state goes out in the next `lights`
-	resend  map[string]struct{} // zones broadcast since the last quiet period
-	zonesUp bool                // the zone list changed since the last `zones`
+	mu       sync.Mutex
+	zones    map[string]*zone
+	order    []string                // zone ids in the order bridges announced them
+	changed  map[string]struct{}     // zones whose state goes out in the next `lights`
+	resend   map[string]struct{}     // zones broadcast since the last quiet period
+	zonesUp  bool                    // the zone list changed since the last `zones`
+	settings map[string]ZoneSettings // the streamer's view of zones, by id; never modified, only replaced
+	blocks   blockList
 }
 
 type zone struct {
 	spec         ZoneSpec
-	link         Link // the bridge that owns it; nil while no bridge announces it
+	link         Link   // the bridge that owns it; nil while no bridge announces it
+	bridge       string // name of the bridge that announced it last; kept after it disconnects
 	deviceOnline bool
 	lastError    string
+	lastSeen     time.Time // last hello or status of its bridge about it
+	device       DeviceInfo
+	deviceAt     time.Time // when device was reported
 	entry        Entry
 	sentAt       time.Time // when the newest version was last sent to the bridge
+	accepted     int64     // newest version this process accepted (Set, Apply)
+	acceptedAt   time.Time // when it did
 }
 
 func (z *zone) online() bool { return z.link != nil && z.deviceOnline }
@@ -129,30 +139,56 @@ func (s *Service) Limits() Rate { return s.cfg.ViewerRate }
 
 // Set validates and rate-limits a viewer's command, stores the new state and sends it to the zone's bridge.
 // Refusals are *Error values whose message is safe to show the viewer; nothing changes on a refusal.
+// A blocked viewer is refused with CodeBlocked; a zone the streamer hid is unknown (CodeUnknownZone), one
+// it disabled is refused with CodePaused, and an effect it did not allow with CodeBadRequest. Every
+// outcome is reported to the Observer.
 func (s *Service) Set(ctx context.Context, v Viewer, c Command) (Entry, error) {
-	if s.paused.Load() {
-		return Entry{}, &Error{Code: CodePaused, Message: "the streamer has paused the lights"}
+	e, err := s.set(ctx, v, c)
+	if o := s.observer(); o != nil {
+		o.Command(v, c, e, err)
 	}
+	return e, err
+}
+
+func (s *Service) set(ctx context.Context, v Viewer, c Command) (Entry, error) {
 	s.mu.Lock()
+	blocked := s.blocks.has(v)
 	z, ok := s.zones[c.Zone]
-	var spec ZoneSpec
-	online := ok && z.online()
+	var (
+		spec   ZoneSpec
+		set    ZoneSettings
+		online bool
+	)
 	if ok {
-		spec = z.spec
+		spec, set, online = z.spec, s.settings[c.Zone], z.online()
 	}
 	s.mu.Unlock()
-	if !ok {
+	switch {
+	case blocked:
+		return Entry{}, &Error{Code: CodeBlocked, Message: blockedViewerMsg}
+	case s.paused.Load():
+		return Entry{}, &Error{Code: CodePaused, Message: "the streamer has paused the lights"}
+	case !ok || set.Hidden:
 		return Entry{}, &Error{Code: CodeUnknownZone, Message: fmt.Sprintf("there is no zone %q", c.Zone)}
-	}
-	if !online {
+	case set.Disabled:
+		return Entry{}, &Error{Code: CodePaused, Message: "the streamer has paused this zone"}
+	case !online:
 		return Entry{}, &Error{Code: CodeZoneOffline, Message: fmt.Sprintf("zone %q is offline", c.Zone)}
 	}
 	if err := c.Check(spec.Kind, spec.Effects); err != nil {
 		return Entry{}, err
 	}
+	if set.Effects != nil && c.Effect != nil && *c.Effect != "" && !slices.Contains(set.Effects, *c.Effect) {
+		return Entry{}, badRequest(fmt.Sprintf("this zone has no effect %s", quoteShort(*c.Effect)))
+	}
 	if err := s.allow(ctx, v, c.Zone); err != nil {
 		return Entry{}, err
 	}
+	return s.commit(ctx, v, c)
+}
+
+// commit stores the state c makes of its zone's, as v's change, and sends it to the zone's bridge.
+func (s *Service) commit(ctx context.Context, v Viewer, c Command) (Entry, error) {
 	now := time.Now().UnixMilli()
 	e, err := s.store.Update(ctx, c.Zone, func(st State) (State, error) {
 		st = c.Apply(st)
@@ -163,11 +199,17 @@ func (s *Service) Set(ctx context.Context, v Viewer, c Command) (Entry, error) {
 		s.log.Error("store update", "zone", c.Zone, "err", err)
 		return Entry{}, &Error{Code: CodeInternal, Message: "the light state could not be saved; try again"}
 	}
+	accepted := time.Now()
 	s.mu.Lock()
-	if z := s.zones[c.Zone]; z != nil && e.Version > z.entry.Version {
-		z.entry = e
-		s.markLocked(c.Zone)
-		s.sendLocked(z)
+	if z := s.zones[c.Zone]; z != nil {
+		if e.Version > z.accepted {
+			z.accepted, z.acceptedAt = e.Version, accepted
+		}
+		if e.Version > z.entry.Version {
+			z.entry = e
+			s.markLocked(c.Zone)
+			s.sendLocked(z)
+		}
 	}
 	s.mu.Unlock()
 	return e, nil
@@ -199,21 +241,59 @@ func (s *Service) allow(ctx context.Context, v Viewer, zoneID string) error {
 	return nil
 }
 
-// Zones returns every known zone, online or not, in announcement order.
+// Zones returns the zones viewers see, online or not: every known zone the streamer did not hide, under
+// the name the streamer gave it, offering the announced effects it allowed, in listing order (see
+// ZoneSettings.Order).
 func (s *Service) Zones() []Zone {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Zone, 0, len(s.order))
-	for _, id := range s.order {
-		out = append(out, s.zones[id].view())
+	return s.zonesLocked()
+}
+
+// zonesLocked returns Zones(); s.mu must be held.
+func (s *Service) zonesLocked() []Zone {
+	list := s.listedLocked()
+	out := make([]Zone, 0, len(list))
+	for _, z := range list {
+		if set := s.settings[z.spec.ID]; !set.Hidden {
+			out = append(out, z.view(set))
+		}
 	}
 	return out
 }
 
-func (z *zone) view() Zone {
+// listedLocked returns every known zone, hidden ones too, by their settings' Order and then in
+// announcement order; s.mu must be held.
+func (s *Service) listedLocked() []*zone {
+	list := make([]*zone, 0, len(s.order))
+	for _, id := range s.order {
+		list = append(list, s.zones[id])
+	}
+	if len(s.settings) > 0 {
+		slices.SortStableFunc(list, func(a, b *zone) int {
+			return cmp.Compare(s.settings[a.spec.ID].Order, s.settings[b.spec.ID].Order)
+		})
+	}
+	return list
+}
+
+// view returns the zone as viewers see it under set.
+func (z *zone) view(set ZoneSettings) Zone {
+	name, effects := z.spec.Name, z.spec.Effects
+	if set.Name != "" {
+		name = set.Name
+	}
+	if set.Effects != nil {
+		effects = make([]string, 0, len(set.Effects))
+		for _, fx := range z.spec.Effects {
+			if slices.Contains(set.Effects, fx) {
+				effects = append(effects, fx)
+			}
+		}
+	}
 	return Zone{
-		ID: z.spec.ID, Name: z.spec.Name, Kind: z.spec.Kind, Online: z.online(),
-		Effects: z.spec.Effects, State: z.entry.State, Version: z.entry.Version, Confirmed: z.entry.Confirmed(),
+		ID: z.spec.ID, Name: name, Kind: z.spec.Kind, Online: z.online(),
+		Effects: effects, State: z.entry.State, Version: z.entry.Version, Confirmed: z.entry.Confirmed(),
 	}
 }
 
@@ -272,6 +352,7 @@ func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs [
 		s.log.Error("store read", "bridge", name, "err", err)
 		return &Error{Code: CodeInternal, Message: "the hub cannot read the light state; retry later"}
 	}
+	now := time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, spec := range specs {
@@ -286,7 +367,7 @@ func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs [
 			s.zones[spec.ID] = z
 			s.order = append(s.order, spec.ID)
 		}
-		z.spec, z.link, z.deviceOnline, z.lastError = spec, l, true, ""
+		z.spec, z.link, z.bridge, z.deviceOnline, z.lastError, z.lastSeen = spec, l, name, true, "", now
 		if e := entries[spec.ID]; e.Version >= z.entry.Version {
 			z.entry = e
 		}
@@ -312,6 +393,7 @@ func (s *Service) DetachBridge(l Link) {
 }
 
 // ZoneStatus records a bridge's report on one of its zones. Reports about zones it does not own are ignored.
+// When it confirms a version for the first time, the Observer hears of it.
 func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool, version int64, errText string) {
 	s.mu.Lock()
 	z := s.zones[id]
@@ -319,6 +401,7 @@ func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool
 		s.mu.Unlock()
 		return
 	}
+	z.lastSeen = time.Now()
 	if z.deviceOnline != online {
 		z.deviceOnline = online
 		s.zonesUp = true
@@ -335,12 +418,25 @@ func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool
 		s.log.Error("store confirm", "zone", id, "err", err)
 		return
 	}
+	var (
+		report  bool
+		latency time.Duration
+	)
 	s.mu.Lock()
-	if z := s.zones[id]; z != nil && (e.Version > z.entry.Version || e.Applied > z.entry.Applied) {
-		z.entry = e
-		s.markLocked(id)
+	if z := s.zones[id]; z != nil {
+		report = z.entry.Applied < version && e.Applied >= version
+		if report && version == z.accepted {
+			latency = time.Since(z.acceptedAt)
+		}
+		if e.Version > z.entry.Version || e.Applied > z.entry.Applied {
+			z.entry = e
+			s.markLocked(id)
+		}
 	}
 	s.mu.Unlock()
+	if o := s.observer(); report && o != nil {
+		o.Confirmed(id, version, latency)
+	}
 }
 
 // sendLocked sends a zone's current state to its bridge, if it has one.
@@ -420,10 +516,7 @@ func (s *Service) drain() ([]Zone, []Update) {
 	var zones []Zone
 	if s.zonesUp {
 		s.zonesUp = false
-		zones = make([]Zone, 0, len(s.order))
-		for _, id := range s.order {
-			zones = append(zones, s.zones[id].view())
-		}
+		zones = s.zonesLocked()
 	}
 	for id := range s.changed {
 		s.resend[id] = struct{}{}
@@ -432,13 +525,13 @@ func (s *Service) drain() ([]Zone, []Update) {
 	return zones, s.take(s.changed)
 }
 
-// take empties set and returns the current state of its zones.
+// take empties set and returns the current state of its zones, but for hidden ones.
 func (s *Service) take(set map[string]struct{}) []Update {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]Update, 0, len(set))
 	for id := range set {
-		if z := s.zones[id]; z != nil {
+		if z := s.zones[id]; z != nil && !s.settings[id].Hidden {
 			out = append(out, z.entry.Update(id))
 		}
 		delete(set, id)
