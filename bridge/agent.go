@@ -42,9 +42,11 @@ type Agent struct {
 	// MinBackoff and MaxBackoff bound the wait between connection attempts.
 	MinBackoff, MaxBackoff time.Duration
 
-	mu     sync.Mutex
-	conn   *sio.Socket       // the current connection once its hello was accepted; nil otherwise
-	status map[string]Status // last status per zone on this connection
+	mu         sync.Mutex
+	conn       *sio.Socket                    // the current connection once its hello was accepted; nil otherwise
+	status     map[string]Status              // last status per zone on this connection
+	details    map[string]lighting.DeviceInfo // last device details per zone, kept across connections
+	detailSent map[string]bool                // zones whose details went out on this connection
 
 	// emitMu serialises emits: socket.io-client-go v1.1.0's Timeout sets a field of the socket that Emit
 	// then reads, so two goroutines emitting at once race (two hellos after a quick reconnect did).
@@ -64,7 +66,7 @@ func NewAgent(cfg Config, opts DeviceOptions) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: opts.withDefaults().Log.With("component", "agent"),
 		MinBackoff: 500 * time.Millisecond, MaxBackoff: 30 * time.Second,
-		status: map[string]Status{},
+		status: map[string]Status{}, details: map[string]lighting.DeviceInfo{}, detailSent: map[string]bool{},
 	}
 	opts.Report, opts.EffectsChanged = a.Report, a.EffectsChanged
 	devices, err := NewDevices(cfg, opts)
@@ -77,15 +79,35 @@ func NewAgent(cfg Config, opts DeviceOptions) (*Agent, error) {
 
 // Report sends a zone's status to the hub once the hub has accepted the bridge's hello; the last status
 // of each zone is sent again when it does, so none is lost to the race between the two. After a reconnect
-// the hub re-sends every zone's state and the devices report anew.
+// the hub re-sends every zone's state and the devices report anew. The first status of each zone on a
+// connection carries the device's last known details, so a hub learns them without waiting for the next
+// read.
 func (a *Agent) Report(st Status) {
 	a.mu.Lock()
+	if st.Device != nil {
+		a.details[st.Zone] = *st.Device
+	}
 	a.status[st.Zone] = st
 	conn := a.conn
+	if conn != nil {
+		st = a.withDetailsLocked(st)
+	}
 	a.mu.Unlock()
 	if conn != nil {
 		a.emit(conn, EventStatus, st)
 	}
+}
+
+// withDetailsLocked adds the zone's last known device details to st if none went out on this connection
+// yet, and notes when st carries them. a.mu must be held.
+func (a *Agent) withDetailsLocked(st Status) Status {
+	if d, ok := a.details[st.Zone]; ok && st.Device == nil && !a.detailSent[st.Zone] {
+		st.Device = &d
+	}
+	if st.Device != nil {
+		a.detailSent[st.Zone] = true
+	}
+	return st
 }
 
 // Run drives the devices and keeps the bridge connected to the hub until ctx ends.
@@ -191,8 +213,24 @@ func (a *Agent) session(ctx context.Context) error {
 	a.mu.Lock()
 	a.conn = nil
 	a.mu.Unlock()
-	conn.Disconnect()
+	if perr := disconnect(conn.Disconnect); perr != nil {
+		a.log.Warn("closing the hub connection", "err", perr)
+	}
 	return err
+}
+
+// disconnect runs a socket.io-client-go Disconnect. In v1.1.0 a Disconnect while the engine is still
+// opening races the manager's onopen: its new close listener hears the forced close with a nil error and
+// asserts it to error (socket/manager.go:357), a panic that would take the hub down with its demo bridge.
+// The connection is closed either way, so the panic is turned into an error.
+func disconnect(close func() *sio.Socket) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("socket.io client panicked while closing: %v", r)
+		}
+	}()
+	close()
+	return nil
 }
 
 // hello announces the zones; once the hub accepts it, statuses flow and the hub sends every zone's state.
@@ -203,6 +241,7 @@ func (a *Agent) hello(ctx context.Context, conn *sio.Socket, end func(error)) {
 	a.devices.Forget()
 	a.mu.Lock()
 	clear(a.status)
+	clear(a.detailSent)
 	a.mu.Unlock()
 	h := Hello{Name: a.cfg.Name, Version: Version, Zones: specs}
 	a.emitMu.Lock()
@@ -231,7 +270,7 @@ func (a *Agent) hello(ctx context.Context, conn *sio.Socket, end func(error)) {
 		a.conn = conn
 		pending := make([]Status, 0, len(a.status))
 		for _, st := range a.status {
-			pending = append(pending, st)
+			pending = append(pending, a.withDetailsLocked(st))
 		}
 		a.mu.Unlock()
 		for _, st := range pending {

@@ -127,11 +127,16 @@ func newVenue(t *testing.T, hubURL, token string) *venue {
 // startAgent runs an agent for cfg until the test ends, logging to the returned buffer.
 func startAgent(t *testing.T, cfg bridge.Config) *logBuffer {
 	t.Helper()
+	return startAgentWith(t, cfg, bridge.DeviceOptions{})
+}
+
+// startAgentWith is startAgent with opts for the devices; their log, timeout and backoff are the test's.
+func startAgentWith(t *testing.T, cfg bridge.Config, opts bridge.DeviceOptions) *logBuffer {
+	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := bridge.NewAgent(cfg, bridge.DeviceOptions{
-		Log: log, Timeout: time.Second, MinBackoff: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	})
+	opts.Log, opts.Timeout, opts.MinBackoff, opts.MaxBackoff = log, time.Second, 20*time.Millisecond, 200*time.Millisecond
+	a, err := bridge.NewAgent(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,4 +412,49 @@ func TestAgentHubRestartWithoutRedis(t *testing.T) {
 	if got := v.pins(); got[12] != 1023 || got[14] != 0 {
 		t.Errorf("lamp pins %v, want red", got)
 	}
+}
+
+// adminDevice returns what the hub keeps of zone id's device.
+func adminDevice(l *lighting.Service, id string) lighting.DeviceInfo {
+	for _, z := range l.AdminZones() {
+		if z.ID == id {
+			return z.Device
+		}
+	}
+	return lighting.DeviceInfo{}
+}
+
+// TestAgentReportsDeviceDetails: the hub learns each zone's device details from the bridge, and a hub
+// that restarts learns them with the first statuses: the devices read their info only once here.
+func TestAgentReportsDeviceDetails(t *testing.T) {
+	ln := listen(t, "127.0.0.1:0")
+	addr := ln.Addr().String()
+	h := startHub(t, ln, lighting.NewMemoryStore())
+	v := newVenue(t, h.url, hubToken)
+	v.esp.SetRSSI(-67)
+	startAgentWith(t, v.cfg, bridge.DeviceOptions{InfoInterval: time.Hour, DetailsInterval: time.Hour})
+	waitOnline(t, h)
+
+	want := map[string]lighting.DeviceInfo{
+		"strip": {Firmware: "0.15.3", Signal: 90, RSSI: -55},
+		"lamp":  {Firmware: "mega-20230822", RSSI: -67},
+		"fan":   {Firmware: "mega-20230822", RSSI: -67},
+	}
+	known := func() bool {
+		for id, w := range want {
+			d := adminDevice(h.lights, id)
+			d.Uptime = 0
+			if d != w {
+				return false
+			}
+		}
+		return true
+	}
+	details := func() string { return fmt.Sprintf("%+v", h.lights.AdminZones()) }
+	waitUntil(t, waitLong, "device details at the hub", known, details)
+
+	h.stop()
+	h = startHub(t, listen(t, addr), lighting.NewMemoryStore())
+	waitOnline(t, h)
+	waitUntil(t, waitLong, "device details at the restarted hub", known, details)
 }

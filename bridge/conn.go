@@ -43,6 +43,21 @@ func rejected(format string, args ...any) error {
 	return &rejectedError{msg: fmt.Sprintf(format, args...)}
 }
 
+// unreachableError is a request that got no answer from the device: it could not be sent, or no reply
+// (or only part of one) came back in time.
+type unreachableError struct{ msg string }
+
+func (e *unreachableError) Error() string { return e.msg }
+
+// answered reports whether err came with an answer of the device (one it refused, could not be read as
+// expected, or was too large): the device is up, though the request failed. Busy answers are not counted:
+// the scheduler handles them on their own.
+func answered(err error) bool {
+	var u *unreachableError
+	var b *BusyError
+	return err != nil && !errors.As(err, &u) && !errors.As(err, &b)
+}
+
 // reply is a device's answer, its body bounded by maxReplyBytes.
 type reply struct {
 	status int
@@ -84,12 +99,12 @@ func (c *conn) do(ctx context.Context, method, path string, body []byte) (reply,
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: %s", method, path, describeNetError(ctx, err, c.timeout))
+		return reply{}, &unreachableError{fmt.Sprintf("%s %s: %s", method, path, describeNetError(ctx, err, c.timeout))}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, maxReplyBytes+1))
 	if err != nil {
-		return reply{}, fmt.Errorf("%s %s: read reply: %s", method, path, describeNetError(ctx, err, c.timeout))
+		return reply{}, &unreachableError{fmt.Sprintf("%s %s: read reply: %s", method, path, describeNetError(ctx, err, c.timeout))}
 	}
 	if len(b) > maxReplyBytes {
 		return reply{}, fmt.Errorf("%s %s: reply larger than %d bytes", method, path, maxReplyBytes)

@@ -16,11 +16,17 @@ import (
 // DeviceInfo is what a controller says about itself (WLED /json/info, ESPEasy /json).
 type DeviceInfo struct {
 	Name    string
-	Version string // firmware: "0.15.3" or "16.0.0" on WLED, the build number on ESPEasy
+	Version string // firmware: "0.15.3" or "16.0.0" on WLED, the release ("mega-20230822") or build number on ESPEasy
 	MAC     string // WLED only
 	LEDs    int    // WLED only
-	Signal  int    // WiFi signal 0–100
+	Signal  int    // Wi-Fi signal quality 0–100 %; WLED only (0: not reported)
+	RSSI    int    // Wi-Fi signal strength in dBm; 0: not reported
 	Uptime  time.Duration
+}
+
+// Details returns the part of i the bridge reports to the hub, the `device` of `zone:status`.
+func (i DeviceInfo) Details() lighting.DeviceInfo {
+	return lighting.DeviceInfo{Firmware: i.Version, Signal: i.Signal, RSSI: i.RSSI, Uptime: int64(i.Uptime / time.Second)}
 }
 
 // zoneUpdate is one zone's state on its way to the device; the driver fills in the outcome.
@@ -76,6 +82,8 @@ type Device struct {
 	online   onlineState
 	info     DeviceInfo
 	fx       []string
+	sent     lighting.DeviceInfo // details last reported to the hub
+	sentAt   time.Time           // when; zero before the first report
 }
 
 // URL returns the device's base URL.
@@ -140,27 +148,45 @@ func (d *Device) poke() {
 
 // Run drives the device until ctx ends, then returns nil. It reads the device's info at start, every
 // DeviceOptions.InfoInterval and after the device was offline, and re-sends every zone's last state when the
-// device rebooted (its uptime dropped) or comes back online. A device that never answered is reported
-// offline at its first failure, one that was online after DeviceOptions.OfflineAfter consecutive failures
-// (busy answers do not count: the device is up); it keeps retrying with exponential backoff and jitter,
-// never sooner than a Retry-After asks. Call it once.
+// device rebooted (its uptime dropped) or comes back online. Info reads share the device's one request at a
+// time and its rate with the light changes, below them: a read that falls due while a change waits goes
+// after that change, so it delays a change by at most its own one request (WLED's first read also fetches
+// the effect list: two). After a read, the device's details go to the hub with every zone's status when
+// they changed, after a reboot, or DeviceOptions.DetailsInterval after they last went.
+//
+// A device that never answered is reported offline at its first failure, one that was online after
+// DeviceOptions.OfflineAfter consecutive failures (busy answers do not count: the device is up; neither does
+// a periodic info read the device answered with something unreadable: it is retried an InfoInterval
+// later); it keeps retrying with exponential backoff and jitter, never sooner than a Retry-After asks.
+// Call it once.
 func (d *Device) Run(ctx context.Context) error {
 	defer d.markLoaded()
 	needInfo := true
 	var nextInfo time.Time
+	waited := false // a light change went first since the info read fell due
 	failures, down := 0, 0
 	for ctx.Err() == nil {
 		var err error
+		due, pending := !time.Now().Before(nextInfo), d.hasPending()
+		read, rebooted := false, false
 		switch {
-		case needInfo || !time.Now().Before(nextInfo):
-			err = d.refresh(ctx, needInfo)
+		case needInfo || (due && (!pending || waited)):
+			read, waited = true, false
+			rebooted, err = d.refresh(ctx, needInfo)
 			d.markLoaded()
-			if err == nil {
-				needInfo = false
+			if err == nil || (!needInfo && answered(err)) {
 				nextInfo = time.Now().Add(d.opts.InfoInterval)
 			}
-		case d.hasPending():
+			if err == nil {
+				needInfo = false
+			} else if !needInfo && answered(err) {
+				d.log.Warn("device info unreadable; trying again later", "err", err, "in", d.opts.InfoInterval)
+				failures, down = 0, 0
+				continue
+			}
+		case pending:
 			err = d.flush(ctx)
+			waited = due
 		default:
 			d.sendRereports()
 			d.idle(ctx, nextInfo)
@@ -172,6 +198,9 @@ func (d *Device) Run(ctx context.Context) error {
 		if err == nil {
 			failures, down = 0, 0
 			d.setOnline(ctx, stateOnline, "")
+			if read {
+				d.reportDetails(rebooted)
+			}
 			continue
 		}
 		failures++
@@ -204,15 +233,16 @@ func (d *Device) state() onlineState {
 }
 
 // refresh reads the device's info (and effects), re-queues every applied state after a reboot or
-// after the device was offline, and announces a changed effect list.
-func (d *Device) refresh(ctx context.Context, withEffects bool) error {
+// after the device was offline, and announces a changed effect list. It reports whether the device
+// rebooted since the last read.
+func (d *Device) refresh(ctx context.Context, withEffects bool) (rebooted bool, err error) {
 	inf, err := d.drv.info(ctx, withEffects)
 	if err != nil {
-		return err
+		return false, err
 	}
 	fx := d.drv.effects()
 	d.mu.Lock()
-	rebooted := d.online != stateUnknown && inf.Uptime < d.info.Uptime
+	rebooted = d.online != stateUnknown && inf.Uptime < d.info.Uptime
 	if rebooted || d.online == stateOffline {
 		for z, a := range d.applied {
 			if _, queued := d.pending[z]; !queued {
@@ -234,7 +264,30 @@ func (d *Device) refresh(ctx context.Context, withEffects bool) error {
 			d.opts.EffectsChanged(z, slices.Clone(fx))
 		}
 	}
-	return nil
+	return rebooted, nil
+}
+
+// reportDetails sends the device's details to the hub with every zone's status, when they changed since
+// the last report (firmware, signal, RSSI: not the uptime, which always grows), when force is set, or when
+// DetailsInterval passed since the last report. Only Run calls it.
+func (d *Device) reportDetails(force bool) {
+	d.mu.Lock()
+	det := d.info.Details()
+	changed := det.Firmware != d.sent.Firmware || det.Signal != d.sent.Signal || det.RSSI != d.sent.RSSI
+	if !force && !changed && !d.sentAt.IsZero() && time.Since(d.sentAt) < d.opts.DetailsInterval {
+		d.mu.Unlock()
+		return
+	}
+	d.sent, d.sentAt = det, time.Now()
+	reports := make([]Status, 0, len(d.zones))
+	for _, z := range d.zones {
+		det := det
+		reports = append(reports, Status{Zone: z, Online: d.online == stateOnline, Version: d.applied[z].version, Device: &det})
+	}
+	d.mu.Unlock()
+	for _, r := range reports {
+		d.report(r)
+	}
 }
 
 // Forget drops the versions the device has seen, keeping the states it shows: the next Set of each zone

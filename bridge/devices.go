@@ -18,19 +18,21 @@ type DeviceOptions struct {
 	Log    *slog.Logger // nil: discard
 
 	// Report receives each zone's status: after every applied (or refused) version, when its device
-	// goes online or offline, and again when the hub re-sends a version already applied. It is called
-	// from the devices' goroutines, several at once: it must be safe for concurrent use and not block long.
+	// goes online or offline, again when the hub re-sends a version already applied, and with the device's
+	// details (Status.Device) after info reads (see Device.Run). It is called from the devices' goroutines,
+	// several at once: it must be safe for concurrent use and not block long.
 	Report func(Status)
 
 	// EffectsChanged, when set, is called (from a device's goroutine) when a pixel zone's effect list was
 	// read for the first time or changed, e.g. after a firmware update, so the agent can announce it again.
 	EffectsChanged func(zone string, effects []string)
 
-	Timeout      time.Duration // one request; default 2 s
-	InfoInterval time.Duration // between info reads; default 60 s (WLED stutters when polled often)
-	OfflineAfter int           // consecutive failures before a device that was online is reported offline; default 3
-	MinBackoff   time.Duration // first wait after a failure; default 500 ms
-	MaxBackoff   time.Duration // longest wait between retries; default 30 s
+	Timeout         time.Duration // one request; default 2 s
+	InfoInterval    time.Duration // between info reads; default 30 s (WLED stutters when polled often: keep it long)
+	DetailsInterval time.Duration // between reports of unchanged device details to the hub; default 60 s
+	OfflineAfter    int           // consecutive failures before a device that was online is reported offline; default 3
+	MinBackoff      time.Duration // first wait after a failure; default 500 ms
+	MaxBackoff      time.Duration // longest wait between retries; default 30 s
 }
 
 func (o DeviceOptions) withDefaults() DeviceOptions {
@@ -44,7 +46,10 @@ func (o DeviceOptions) withDefaults() DeviceOptions {
 		o.Timeout = 2 * time.Second
 	}
 	if o.InfoInterval <= 0 {
-		o.InfoInterval = time.Minute
+		o.InfoInterval = 30 * time.Second
+	}
+	if o.DetailsInterval <= 0 {
+		o.DetailsInterval = time.Minute
 	}
 	if o.OfflineAfter <= 0 {
 		o.OfflineAfter = 3

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -167,11 +168,15 @@ func (e *espeasyDriver) info(ctx context.Context, _ bool) (DeviceInfo, error) {
 
 func (e *espeasyDriver) effects() []string { return nil }
 
-// espeasyInfo is the part of ESPEasy's /json the bridge uses.
+// espeasyInfo is the part of ESPEasy's /json the bridge uses (letscontrolit/ESPEasy
+// src/src/WebServer/JSON.cpp handle_json, labels from src/src/Helpers/StringProvider.cpp). ESPEasy writes
+// every value that looks like a number without quotes, and older builds quote every value, so each field is
+// read leniently: a missing or malformed one is left zero.
 type espeasyInfo struct {
 	System struct {
-		Build    json.RawMessage `json:"Build"`
-		UnitName string          `json:"Unit Name"`
+		Build    json.RawMessage `json:"Build"`       // 20116, or "20116 - Mega"
+		GitBuild json.RawMessage `json:"Git Build"`   // the release: "mega-20230822"
+		UnitName json.RawMessage `json:"Unit Name"`   // a number when it looks like one
 		Uptime   json.RawMessage `json:"Uptime"`      // minutes
 		UptimeMS json.RawMessage `json:"Uptime (ms)"` // newer builds
 	} `json:"System"`
@@ -180,7 +185,7 @@ type espeasyInfo struct {
 	} `json:"WiFi"`
 }
 
-// decodeESPEasyInfo decodes ESPEasy's GET /json.
+// decodeESPEasyInfo decodes ESPEasy's GET /json. ESPEasy reports no signal quality, only the RSSI.
 func decodeESPEasyInfo(b []byte) (DeviceInfo, error) {
 	var v espeasyInfo
 	if err := json.Unmarshal(b, &v); err != nil {
@@ -193,32 +198,54 @@ func decodeESPEasyInfo(b []byte) (DeviceInfo, error) {
 	} else if m, ok := jsonInt(v.System.Uptime); ok && m >= 0 && m < int64(maxUptime/time.Minute) {
 		up = time.Duration(m) * time.Minute
 	}
-	inf := DeviceInfo{
-		Name:    truncate(v.System.UnitName, 64),
-		Version: truncate(strings.Trim(string(v.System.Build), `"`), 32),
+	version := jsonText(v.System.GitBuild)
+	if version == "" {
+		version = jsonText(v.System.Build)
+	}
+	return DeviceInfo{
+		Name:    truncate(jsonText(v.System.UnitName), 64),
+		Version: truncate(version, 32),
+		RSSI:    rssiOf(v.WiFi.RSSI),
 		Uptime:  up,
-	}
-	if rssi, ok := jsonInt(v.WiFi.RSSI); ok && rssi > -200 && rssi < 100 {
-		inf.Signal = rssiToSignal(int(rssi))
-	}
-	return inf, nil
+	}, nil
 }
 
-// jsonInt reads a JSON integer, also when it is quoted ("12") as some ESPEasy builds do.
+// jsonInt reads a JSON integer, also when it is quoted ("12") as some ESPEasy builds do, or written with a
+// fraction (cut off). It fails for anything else and for numbers beyond ±2^53.
 func jsonInt(raw json.RawMessage) (int64, bool) {
-	s := strings.Trim(string(bytes.TrimSpace(raw)), `"`)
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
+	s := strings.TrimSpace(string(raw))
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		s = strings.TrimSpace(s[1 : len(s)-1])
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return n, true
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
 }
 
-// rssiToSignal maps dBm to 0–100 the way WLED reports wifi.signal.
-func rssiToSignal(rssi int) int {
-	switch {
-	case rssi <= -100:
-		return 0
-	case rssi >= -50:
-		return 100
-	default:
-		return 2 * (rssi + 100)
+// jsonText reads a JSON string, or the text of a number or boolean; "" for null, objects, arrays and
+// malformed values. Surrounding spaces are trimmed.
+func jsonText(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return ""
 	}
+	switch c := raw[0]; {
+	case c == '"':
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
+		return strings.TrimSpace(s)
+	case c == '-' || (c >= '0' && c <= '9') || string(raw) == "true" || string(raw) == "false":
+		if !json.Valid(raw) {
+			return ""
+		}
+		return string(raw)
+	}
+	return ""
 }

@@ -119,7 +119,7 @@ func TestESPEasyDriverAgainstSim(t *testing.T) {
 		t.Fatal(err)
 	}
 	inf.Uptime = 0 // real time passed
-	if diff := cmp.Diff(DeviceInfo{Name: "lamp", Version: "20116", Signal: 80}, inf); diff != "" {
+	if diff := cmp.Diff(DeviceInfo{Name: "lamp", Version: "mega-20230822", RSSI: -60}, inf); diff != "" {
 		t.Errorf("info (-want +got):\n%s", diff)
 	}
 
@@ -141,21 +141,35 @@ func TestESPEasyDriverAgainstSim(t *testing.T) {
 
 func TestDecodeESPEasyInfo(t *testing.T) {
 	tests := []struct {
+		name string
 		body string
 		want DeviceInfo
 	}{
-		{`{"System":{"Build":20116,"Unit Name":"lamp","Uptime":3,"Uptime (ms)":185000},"WiFi":{"RSSI":-60}}`, DeviceInfo{Name: "lamp", Version: "20116", Uptime: 185 * time.Second, Signal: 80}},
-		{`{"System":{"Build":"20100","Unit Name":"old","Uptime":"7"},"WiFi":{"RSSI":"-90"},"Sensors":[{"TaskValues":[]}]}`, DeviceInfo{Name: "old", Version: "20100", Uptime: 7 * time.Minute, Signal: 20}},
-		{`{}`, DeviceInfo{}},
+		{"current", `{"System":{"Build":20116,"Unit Name":"lamp","Uptime":3,"Uptime (ms)":185000},"WiFi":{"RSSI":-60}}`,
+			DeviceInfo{Name: "lamp", Version: "20116", Uptime: 185 * time.Second, RSSI: -60}},
+		{"old, every value quoted", `{"System":{"Build":"20100","Unit Name":"old","Uptime":"7"},"WiFi":{"RSSI":"-90"},"Sensors":[{"TaskValues":[]}]}`,
+			DeviceInfo{Name: "old", Version: "20100", Uptime: 7 * time.Minute, RSSI: -90}},
+		// The release name wins over the build number; a unit name that looks like a number is written as one.
+		{"release and numeric name", `{"System":{"Build":20221105,"Git Build":"mega-20221105","Unit Name":12,"Uptime":1492,"Uptime (ms)":89507818},"WiFi":{"Hostname":"Main","RSSI":-43}}`,
+			DeviceInfo{Name: "12", Version: "mega-20221105", Uptime: 89507818 * time.Millisecond, RSSI: -43}},
+		{"build notes, not connected", `{"System":{"Build":"20116  - Mega","Git Build":""},"WiFi":{"RSSI":31}}`, DeviceInfo{Version: "20116  - Mega"}},
+		{"odd types", `{"System":{"Build":null,"Unit Name":["x"],"Uptime":2.9},"WiFi":{"RSSI":-61.5}}`, DeviceInfo{Uptime: 2 * time.Minute, RSSI: -61}},
+		{"empty", `{}`, DeviceInfo{}},
 	}
 	for _, tt := range tests {
-		got, err := decodeESPEasyInfo([]byte(tt.body))
-		if err != nil {
-			t.Errorf("%s: %v", tt.body, err)
-			continue
-		}
-		if diff := cmp.Diff(tt.want, got); diff != "" {
-			t.Errorf("%s (-want +got):\n%s", tt.body, diff)
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeESPEasyInfo([]byte(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("decodeESPEasyInfo (-want +got):\n%s", diff)
+			}
+		})
+	}
+	for _, body := range []string{`{"System":"old"}`, `[]`, `<html>`, ``} {
+		if got, err := decodeESPEasyInfo([]byte(body)); err == nil {
+			t.Errorf("%q: decoded %+v, want an error", body, got)
 		}
 	}
 }

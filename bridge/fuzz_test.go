@@ -21,9 +21,15 @@ func FuzzDecodeWLEDInfo(f *testing.F) {
 	addFixtureSeeds(f, "info")
 	f.Add([]byte(`{"ver":"16.0.0","uptime":1e30,"leds":{"count":-1},"wifi":{"signal":"x"}}`))
 	f.Add([]byte(`{"ver":"0.15.3","leds":null,"wifi":[]}`))
+	f.Add([]byte(`{"ver":"0.15.3","wifi":{"rssi":31,"signal":250},"uptime":5}`))
+	f.Add([]byte(`{"ver":"0.15.3","wifi":{"rssi":"-60","signal":"90"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		inf, err := decodeWLEDInfo(b)
-		if err == nil && (inf.Version == "" || inf.Uptime < 0) {
+		if err != nil {
+			return
+		}
+		d := inf.Details()
+		if inf.Version == "" || inf.Uptime < 0 || d.Signal < 0 || d.Signal > 100 || d.RSSI < -127 || d.RSSI > 0 || len(d.Firmware) > 32 {
 			t.Errorf("accepted %q as %+v", b, inf)
 		}
 	})
@@ -78,13 +84,19 @@ func FuzzParseESPEasyReply(f *testing.F) {
 	})
 }
 
+// FuzzDecodeESPEasyInfo is seeded (testdata/fuzz) with the simulator's /json, which follows ESPEasy's
+// handle_json, and with the System and WiFi parts of replies of older and newer builds.
 func FuzzDecodeESPEasyInfo(f *testing.F) {
 	f.Add([]byte(`{"System":{"Build":20116,"Unit Name":"lamp","Uptime":3,"Uptime (ms)":185000},"WiFi":{"RSSI":-60}}`))
 	f.Add([]byte(`{"System":{"Build":"x","Uptime":"99999999999999999999"},"WiFi":{"RSSI":1e99}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		inf, err := decodeESPEasyInfo(b)
-		if err == nil && (inf.Signal < 0 || inf.Signal > 100 || inf.Uptime < 0) {
-			t.Errorf("decoded %+v", inf)
+		if err != nil {
+			return
+		}
+		d := inf.Details()
+		if inf.Signal != 0 || inf.Uptime < 0 || d.RSSI < -127 || d.RSSI > 0 || len(d.Firmware) > 32 || len(inf.Name) > 64 {
+			t.Errorf("decoded %q as %+v", b, inf)
 		}
 	})
 }

@@ -50,16 +50,37 @@ func hangRequest(r *http.Request) error {
 	return r.Context().Err()
 }
 
-// statusLog collects reported statuses.
+// statusLog collects reported statuses, and when they came.
 type statusLog struct {
 	mu   sync.Mutex
 	list []Status
+	at   []time.Time
 }
 
 func (l *statusLog) add(s Status) {
 	l.mu.Lock()
 	l.list = append(l.list, s)
+	l.at = append(l.at, time.Now())
 	l.mu.Unlock()
+}
+
+// timedStatus is a reported status and when it came.
+type timedStatus struct {
+	At time.Time
+	Status
+}
+
+// details returns the statuses of zone that carried device details, with their times.
+func (l *statusLog) details(zone string) []timedStatus {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []timedStatus
+	for i, s := range l.list {
+		if s.Zone == zone && s.Device != nil {
+			out = append(out, timedStatus{l.at[i], s})
+		}
+	}
+	return out
 }
 
 func (l *statusLog) all() []Status {

@@ -27,9 +27,13 @@ type Apply struct {
 }
 
 // Status is a bridge's report on a zone: whether its device answers, and the newest version it applied.
+// Device, when present, is what the zone's controller says about itself; a bridge sends it when it
+// changed, every minute or so, and with the first status of each zone on a new hub connection. A hub that
+// does not know it ignores it.
 type Status struct {
-	Zone    string `json:"zone"`
-	Online  bool   `json:"online"`
-	Version int64  `json:"version"`
-	Error   string `json:"error,omitempty"`
+	Zone    string               `json:"zone"`
+	Online  bool                 `json:"online"`
+	Version int64                `json:"version"`
+	Error   string               `json:"error,omitempty"`
+	Device  *lighting.DeviceInfo `json:"device,omitempty"`
 }

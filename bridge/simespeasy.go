@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 type SimESPEasyConfig struct {
 	Name     string        // unit name, "ESP-Easy"
 	Build    int           // 20116
+	GitBuild string        // the release, "mega-20230822"
 	Delay    time.Duration // processing time of a request, 10 ms (negative: none)
 	OnChange func()        // called after a pin changed, outside the device's lock
 }
@@ -30,6 +30,7 @@ type SimESPEasy struct {
 
 	mu        sync.Mutex
 	boot      time.Time
+	rssi      int // dBm
 	pins      map[int]ESPEasyPin
 	forbidden bool
 }
@@ -56,10 +57,20 @@ func NewSimESPEasy(cfg SimESPEasyConfig) *SimESPEasy {
 	if cfg.Build == 0 {
 		cfg.Build = 20116
 	}
+	if cfg.GitBuild == "" {
+		cfg.GitBuild = "mega-20230822"
+	}
 	if cfg.Delay == 0 {
 		cfg.Delay = 10 * time.Millisecond
 	}
-	return &SimESPEasy{cfg: cfg, serve: make(chan struct{}, 1), boot: time.Now(), pins: map[int]ESPEasyPin{}}
+	return &SimESPEasy{cfg: cfg, serve: make(chan struct{}, 1), boot: time.Now(), rssi: -60, pins: map[int]ESPEasyPin{}}
+}
+
+// SetRSSI sets the Wi-Fi signal strength the device reports, in dBm (-60 at start).
+func (s *SimESPEasy) SetRSSI(dBm int) {
+	s.mu.Lock()
+	s.rssi = dBm
+	s.mu.Unlock()
 }
 
 // SetForbidden makes the device refuse every request with 403, as when the bridge's IP is outside its
@@ -181,46 +192,127 @@ func (s *SimESPEasy) control(w http.ResponseWriter, cmd string) {
 	_, _ = w.Write([]byte(reply))
 }
 
-// simESPEasyJSON is the System and WiFi part of ESPEasy's /json.
-type simESPEasyJSON struct {
-	System struct {
-		Build      int    `json:"Build"`
-		UnitNumber int    `json:"Unit Number"`
-		UnitName   string `json:"Unit Name"`
-		Uptime     int64  `json:"Uptime"`
-		UptimeMS   int64  `json:"Uptime (ms)"`
-		FreeRAM    int    `json:"Free RAM"`
-	} `json:"System"`
-	WiFi struct {
-		Hostname  string `json:"Hostname"`
-		IPAddress string `json:"IP Address"`
-		RSSI      int    `json:"RSSI"`
-	} `json:"WiFi"`
-	Sensors []struct{} `json:"Sensors"`
-	TTL     int        `json:"TTL"`
+// info answers GET /json the way ESPEasy's handle_json writes it (letscontrolit/ESPEasy
+// src/src/WebServer/JSON.cpp): the System and WiFi sections of an ESP8266 with no tasks, one "key":value
+// per line, values that look like numbers without quotes, others (booleans too) quoted.
+func (s *SimESPEasy) info(w http.ResponseWriter) {
+	s.mu.Lock()
+	up, rssi := time.Since(s.boot), s.rssi
+	s.mu.Unlock()
+	host := strings.ReplaceAll(s.cfg.Name, " ", "-")
+	system := [][2]string{
+		{"Load", "12.10"},
+		{"Load LC", "4881"},
+		{"Build", strconv.Itoa(s.cfg.Build)},
+		{"Git Build", s.cfg.GitBuild},
+		{"System Libraries", "ESP82xx Core 2843a5ac, NONOS SDK 2.2.2-dev(38a443e), LWIP: 2.1.2 PUYA support"},
+		{"Plugin Count", "47"},
+		{"Plugin Description", "[Normal]"},
+		{"Build Time", "Aug 22 2023 12:09:47"},
+		{"Binary Filename", "ESP_Easy_mega_20230822_normal_ESP8266_4M1M"},
+		{"Local Time", "2023-11-04 21:15:12"},
+		{"Time Source", "NTP"},
+		{"Time Wander", "-0.008"},
+		{"Use NTP", "true"},
+		{"Unit Number", "0"},
+		{"Unit Name", s.cfg.Name},
+		{"Uptime", strconv.FormatInt(int64(up/time.Minute), 10)},
+		{"Uptime (ms)", strconv.FormatInt(int64(up/time.Millisecond), 10)},
+		{"Last Boot Cause", "Cold boot"},
+		{"Reset Reason", "External System"},
+		{"CPU Eco Mode", "false"},
+		{"Heap Max Free Block", "19032"},
+		{"Heap Fragmentation", "4"},
+		{"Free RAM", "18000"},
+		{"Free Stack", "3536"},
+		{"ESP Chip Model", "ESP8266"},
+		{"Sunrise", "6:58"},
+		{"Sunset", "16:31"},
+		{"Timezone Offset", "60"},
+		{"Latitude", "0.000000"},
+		{"Longitude", "0.000000"},
+		{"Syslog Log Level", "None"},
+		{"Serial Log Level", "None"},
+		{"Web Log Level", "None"},
+	}
+	wifi := [][2]string{
+		{"Hostname", host},
+		{"IP Config", "DHCP"},
+		{"IP Address", "192.168.1.51"},
+		{"IP Subnet", "255.255.255.0"},
+		{"Gateway", "192.168.1.1"},
+		{"STA MAC", "84:F3:EB:DB:3F:CF"},
+		{"DNS 1", "192.168.1.1"},
+		{"DNS 2", "0.0.0.0"},
+		{"SSID", "venue"},
+		{"BSSID", "82:22:1D:9A:7F:66"},
+		{"Channel", "6"},
+		{"Encryption Type", "WPA2/PSK"},
+		// Whole seconds and "000", as ESPEasy writes it; at 0 s that is "0000", which is not JSON: a real
+		// unit says so in its first second on the network only, so the simulator counts from 1.
+		{"Connected msec", strconv.FormatInt(max(int64(up/time.Second), 1), 10) + "000"},
+		{"Last Disconnect Reason", "0"},
+		{"Last Disconnect Reason str", ""},
+		{"Number Reconnects", "0"},
+		{"Configured SSID1", "venue"},
+		{"Configured SSID2", ""},
+		{"Force WiFi B/G", "false"},
+		{"Restart WiFi Lost Conn", "false"},
+		{"Force WiFi No Sleep", "false"},
+		{"Periodical send Gratuitous ARP", "false"},
+		{"Connection Failure Threshold", "0"},
+		{"Extra WiFi scan loops", "0"},
+		{"Use Last Connected AP from RTC", "false"},
+		{"RSSI", strconv.Itoa(rssi)},
+	}
+	var b strings.Builder
+	b.WriteString("{\"System\":{\n")
+	writeESPEasySection(&b, system)
+	b.WriteString(",\n\"WiFi\":{\n")
+	writeESPEasySection(&b, wifi)
+	b.WriteString(",\n\"Sensors\":[\n],\n\"TTL\":60000\n}")
+	writeSimJSON(w, http.StatusOK, []byte(b.String()))
 }
 
-func (s *SimESPEasy) info(w http.ResponseWriter) {
-	var v simESPEasyJSON
-	s.mu.Lock()
-	up := time.Since(s.boot)
-	s.mu.Unlock()
-	v.System.Build = s.cfg.Build
-	v.System.UnitName = s.cfg.Name
-	v.System.Uptime = int64(up / time.Minute)
-	v.System.UptimeMS = int64(up / time.Millisecond)
-	v.System.FreeRAM = 18000
-	v.WiFi.Hostname = s.cfg.Name
-	v.WiFi.IPAddress = "127.0.0.1"
-	v.WiFi.RSSI = -60
-	v.Sensors = []struct{}{}
-	v.TTL = 60000
-	b, err := json.Marshal(v)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+// writeESPEasySection writes "key":value pairs as ESPEasy's stream_json_object_values does: one a line,
+// the last closing the object.
+func writeESPEasySection(b *strings.Builder, kv [][2]string) {
+	for i, p := range kv {
+		b.WriteString(espeasyJSONPair(p[0], p[1]))
+		if i < len(kv)-1 {
+			b.WriteString(",\n")
+		} else {
+			b.WriteString("\n}")
+		}
 	}
-	writeSimJSON(w, http.StatusOK, b)
+}
+
+// espeasyJSONPair formats a pair as ESPEasy's to_json_object_value: a value that looks like a number goes
+// without quotes, any other is quoted with its double quotes turned into single ones and line breaks
+// into '^' (ESPEasy escapes nothing).
+func espeasyJSONPair(key, value string) string {
+	if espeasyNumerical(value) {
+		return `"` + key + `":` + value
+	}
+	value = strings.NewReplacer(`"`, "'", "\n", "^", "\r", "^").Replace(value)
+	return `"` + key + `":"` + value + `"`
+}
+
+// espeasyNumerical reports whether s is an optionally negative decimal number, as ESPEasy checks it.
+func espeasyNumerical(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	digits, dot := 0, false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			digits++
+		case c == '.' && !dot && digits > 0 && i < len(s)-1:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return digits > 0
 }
 
 func writeSimText(w http.ResponseWriter, s string) {

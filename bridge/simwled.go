@@ -39,6 +39,7 @@ type SimWLED struct {
 
 	mu    sync.Mutex
 	boot  time.Time
+	rssi  int // dBm
 	on    bool
 	bri   int
 	trans int
@@ -98,9 +99,17 @@ func NewSimWLED(cfg SimWLEDConfig) *SimWLED {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = 10 << 10
 	}
-	s := &SimWLED{cfg: cfg}
+	s := &SimWLED{cfg: cfg, rssi: -55}
 	s.reset()
 	return s
+}
+
+// SetRSSI sets the Wi-Fi signal strength the device reports, in dBm (-55 at start); its wifi.signal
+// follows as WLED computes it.
+func (s *SimWLED) SetRSSI(dBm int) {
+	s.mu.Lock()
+	s.rssi = dBm
+	s.mu.Unlock()
 }
 
 // reset puts the device in its boot state. The caller holds mu or owns s alone.

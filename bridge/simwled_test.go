@@ -89,7 +89,7 @@ func TestSimWLEDDecodesAsWLED(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(DeviceInfo{Name: "Shelf", Version: "16.0.0", MAC: "a0b1c2d3e4f5", LEDs: 90, Signal: 90}, inf); diff != "" {
+	if diff := cmp.Diff(DeviceInfo{Name: "Shelf", Version: "16.0.0", MAC: "a0b1c2d3e4f5", LEDs: 90, Signal: 90, RSSI: -55}, inf); diff != "" {
 		t.Errorf("info (-want +got):\n%s", diff)
 	}
 	fx, err := decodeWLEDEffects(full.Effects)

@@ -163,7 +163,7 @@ func (s *SimWLED) infoJSON() simWLEDInfo {
 		Name: s.cfg.Name, UDPPort: 21324, LiveSeg: -1,
 		FXCount: len(s.cfg.Effects), PalCount: len(simWLEDPalettes()),
 		Maps:     []simWLEDMap{{ID: 0}},
-		WiFi:     simWLEDWiFi{BSSID: "82:22:1D:9A:7F:66", RSSI: -55, Signal: 90, Channel: 6},
+		WiFi:     simWLEDWiFi{BSSID: "82:22:1D:9A:7F:66", RSSI: s.rssi, Signal: wledSignalQuality(s.rssi), Channel: 6},
 		FS:       simWLEDFS{U: 12, T: 983},
 		Arch:     "esp8266",
 		Core:     "3.1.2",
@@ -171,5 +171,18 @@ func (s *SimWLED) infoJSON() simWLEDInfo {
 		Uptime:   secs,
 		Time:     fmt.Sprintf("1970-1-1, %02d:%02d:%02d", secs/3600%24, secs/60%60, secs%60),
 		Opt:      79, Brand: "WLED", Product: "FOSS", MAC: s.cfg.MAC, IP: "127.0.0.1",
+	}
+}
+
+// wledSignalQuality maps an RSSI in dBm to wifi.signal as WLED does (wled/WLED wled00/network.cpp
+// getSignalQuality, after tzapu/WiFiManager).
+func wledSignalQuality(rssi int) int {
+	switch {
+	case rssi <= -100:
+		return 0
+	case rssi >= -50:
+		return 100
+	default:
+		return 2 * (rssi + 100)
 	}
 }

@@ -216,7 +216,8 @@ type wledInfo struct {
 		Count int `json:"count"`
 	} `json:"leds"`
 	WiFi struct {
-		Signal int `json:"signal"`
+		Signal json.RawMessage `json:"signal"` // 0–100 %
+		RSSI   json.RawMessage `json:"rssi"`   // dBm; in real replies, not in the documented table
 	} `json:"wifi"`
 }
 
@@ -232,14 +233,27 @@ func decodeWLEDInfo(b []byte) (DeviceInfo, error) {
 	if v.Uptime < 0 || v.Uptime > int64(100*365*24*time.Hour/time.Second) {
 		return DeviceInfo{}, fmt.Errorf("decode info: uptime %d out of range", v.Uptime)
 	}
-	return DeviceInfo{
+	inf := DeviceInfo{
 		Name:    truncate(v.Name, 64),
 		Version: truncate(v.Ver, 32),
 		MAC:     truncate(v.MAC, 32),
 		LEDs:    v.LEDs.Count,
-		Signal:  v.WiFi.Signal,
+		RSSI:    rssiOf(v.WiFi.RSSI),
 		Uptime:  time.Duration(v.Uptime) * time.Second,
-	}, nil
+	}
+	if n, ok := jsonInt(v.WiFi.Signal); ok {
+		inf.Signal = int(min(max(n, 0), 100))
+	}
+	return inf, nil
+}
+
+// rssiOf reads a Wi-Fi RSSI in dBm: 0 (unknown) unless it is a number from -127 to -1. An ESP8266 not
+// connected reports 31.
+func rssiOf(raw json.RawMessage) int {
+	if n, ok := jsonInt(raw); ok && n >= -127 && n < 0 {
+		return int(n)
+	}
+	return 0
 }
 
 // decodeWLEDEffects decodes a /json/eff reply: an array of names whose index is the fx id.

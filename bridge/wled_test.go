@@ -19,8 +19,8 @@ func TestDecodeWLEDInfoFixtures(t *testing.T) {
 		file string
 		want DeviceInfo
 	}{
-		{"0.15.3.json", DeviceInfo{Name: "WLED", Version: "0.15.3", MAC: "8813bf0455f0", LEDs: 30, Signal: 90, Uptime: 47 * time.Second}},
-		{"16.0.0.json", DeviceInfo{Name: "WLED", Version: "16.0.0", MAC: "8813bf0455f0", LEDs: 30, Signal: 80, Uptime: 75 * time.Second}},
+		{"0.15.3.json", DeviceInfo{Name: "WLED", Version: "0.15.3", MAC: "8813bf0455f0", LEDs: 30, Signal: 90, RSSI: -55, Uptime: 47 * time.Second}},
+		{"16.0.0.json", DeviceInfo{Name: "WLED", Version: "16.0.0", MAC: "8813bf0455f0", LEDs: 30, Signal: 80, RSSI: -60, Uptime: 75 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -266,7 +266,7 @@ func TestWLEDInfoAndEffectsFromSim(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := DeviceInfo{Name: "Desk", Version: version, MAC: "a0b1c2d3e4f5", LEDs: 60, Signal: 90}
+			want := DeviceInfo{Name: "Desk", Version: version, MAC: "a0b1c2d3e4f5", LEDs: 60, Signal: 90, RSSI: -55}
 			if diff := cmp.Diff(want, inf); diff != "" {
 				t.Errorf("info (-want +got):\n%s", diff)
 			}
