@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
 
 // settleTimeout bounds acknowledging a job, failing it or reporting its outcome once it has printed or failed.
 const settleTimeout = 30 * time.Second
+
+// eventTimeout bounds publishing an event that nothing waits for (printing, status), so that a broker
+// that is down does not hold up printing.
+const eventTimeout = 5 * time.Second
 
 // Sink is where receipts go: a SerialPrinter, a Link, or a file for people without a printer.
 //
@@ -47,14 +52,26 @@ var (
 var errPrintTimeout = errors.New("printer: print timeout")
 
 // Agent is the printer agent's loop: it waits until the printer is ready, takes a job from the queue,
-// skips it if already printed, renders the receipt, prints it, records the id, and only then
-// acknowledges the job and tells the hub (event printed or failed).
+// skips it if already printed or cancelled, renders the receipt, prints it, records the id, and only then
+// acknowledges the job and tells the hubs (events printing, then printed, retrying or failed).
+//
+// Beside the loop it follows the queue's events for cancel requests (EventCancel, from Tracker.Cancel)
+// and remembers them (DefaultCancelKeep ids for DefaultCancelTTL): a job taken from the queue whose id
+// was cancelled, and that was published before the cancel, is acknowledged without printing and reported
+// cancelled; it is not recorded as printed, so Tracker.Retry can print it later. Cancel requests are
+// notifications: an agent that is not running or not connected to the broker when one is sent never
+// hears it, and prints the job. And it reports the printer's state (EventStatus) when it changes and
+// every StatusHeartbeat.
 type Agent struct {
 	queue   Queue
 	out     Sink
 	printed *PrintedLog
 	layout  LayoutConfig
 	log     *slog.Logger
+
+	// Name identifies the agent in its status reports (PrinterState.Agent), at most 64 bytes: the host
+	// name unless set.
+	Name string
 
 	// FinishTimeout bounds how long the job being printed may take once Run's context ends (SIGTERM).
 	FinishTimeout time.Duration
@@ -64,17 +81,39 @@ type Agent struct {
 	PrintTimeout time.Duration
 	// RetryDelay is the pause after a job the printer could not take, before the next try.
 	RetryDelay time.Duration
+
+	mu      sync.Mutex
+	cancels cancelSet
+	current string // the job being printed, "" between jobs
 }
 
 // NewAgent returns an agent printing on out; Run starts it.
 func NewAgent(q Queue, out Sink, printed *PrintedLog, layout LayoutConfig, log *slog.Logger) *Agent {
-	return &Agent{queue: q, out: out, printed: printed, layout: layout, log: log,
-		FinishTimeout: 2 * time.Minute, PrintTimeout: 15 * time.Minute, RetryDelay: 2 * time.Second}
+	name, _ := os.Hostname()
+	if name == "" {
+		name = "printer agent"
+	}
+	return &Agent{queue: q, out: out, printed: printed, layout: layout, log: log, Name: name,
+		FinishTimeout: 2 * time.Minute, PrintTimeout: 15 * time.Minute, RetryDelay: 2 * time.Second,
+		cancels: newCancelSet(DefaultCancelKeep, DefaultCancelTTL)}
 }
 
-// Run prints jobs until ctx ends. The job being printed then is finished first (within FinishTimeout);
-// it is acknowledged only if it printed.
+// Run prints jobs until ctx ends. It takes the first job once it follows the queue's events, so that it
+// hears cancel requests from then on. The job being printed when ctx ends is finished first (within
+// FinishTimeout); it is acknowledged only if it printed.
 func (a *Agent) Run(ctx context.Context) error {
+	bg, stopBg := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stopBg()
+	following := make(chan struct{})
+	wg.Go(func() { a.followEvents(bg, following) })
+	wg.Go(func() { a.reportStatus(bg, following) })
+	select {
+	case <-following:
+	case <-ctx.Done():
+		return nil
+	}
 	for {
 		if !a.waitReady(ctx) {
 			return nil
@@ -177,8 +216,17 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 	if a.printed.Has(job.ID) {
 		log.Info("already printed: acknowledging without printing")
 		a.settle(log, d.Ack(ctx))
+		// Said again for a hub that missed it, or that requeued a job it thought failed.
+		a.event(ctx, log, Event{JobID: job.ID, Kind: EventPrinted})
 		return false
 	}
+	if !a.claim(d) {
+		log.Info("cancelled: acknowledging without printing")
+		a.settle(log, d.Ack(ctx))
+		a.event(ctx, log, Event{JobID: job.ID, Kind: EventCancelled})
+		return false
+	}
+	defer a.unclaim()
 	layout := a.layout
 	if interrupted, err := a.printed.Begin(job.ID); err != nil {
 		log.Warn("recording the job being printed", "err", err)
@@ -193,6 +241,9 @@ func (a *Agent) handle(ctx context.Context, d *Delivery) (retry bool) {
 		a.event(ctx, log, Event{JobID: job.ID, Kind: EventFailed, Reason: err.Error()})
 		return false
 	}
+	evCtx, cancel := context.WithTimeout(ctx, eventTimeout)
+	a.event(evCtx, log, Event{JobID: job.ID, Kind: EventPrinting})
+	cancel()
 	printCtx, cancel := context.WithTimeoutCause(ctx, a.PrintTimeout, errPrintTimeout)
 	err = a.out.Print(printCtx, data)
 	timedOut := errors.Is(context.Cause(printCtx), errPrintTimeout)
@@ -231,6 +282,7 @@ func (a *Agent) printFailed(ctx context.Context, log *slog.Logger, d *Delivery, 
 		// Shutting down, past FinishTimeout: not the printer's fault, so never the job's last attempt.
 		log.Warn("printing interrupted by shutdown; the job goes back to the queue", "err", err)
 		a.settle(log, d.Retry(sctx, "interrupted by shutdown"))
+		a.event(sctx, log, Event{JobID: d.Job.ID, Kind: EventRetrying, Reason: "interrupted by shutdown"})
 		return
 	}
 	if d.MaxAttempts > 0 && d.Attempt >= d.MaxAttempts {
@@ -242,6 +294,7 @@ func (a *Agent) printFailed(ctx context.Context, log *slog.Logger, d *Delivery, 
 	}
 	log.Warn("printing failed; the job goes back to the queue", "err", err)
 	a.settle(log, d.Retry(sctx, err.Error()))
+	a.event(sctx, log, Event{JobID: d.Job.ID, Kind: EventRetrying, Reason: err.Error()})
 }
 
 func (a *Agent) settle(log *slog.Logger, err error) {

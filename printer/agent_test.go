@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // recordingSink is a printer that keeps what it printed and can be made to fail.
@@ -46,8 +48,11 @@ type agentFixture struct {
 	queue   *DiskQueue
 	sink    *recordingSink
 	printed *PrintedLog
-	events  <-chan Event
+	events  <-chan Event // the jobs' outcomes: printed, failed, cancelled
 	dir     string
+
+	mu  sync.Mutex
+	all []Event // every event but status reports, in order
 }
 
 func newAgentFixture(t *testing.T) *agentFixture {
@@ -65,12 +70,45 @@ func newAgentFixture(t *testing.T) *agentFixture {
 	}
 	t.Cleanup(func() { pl.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
 	events, err := q.Events(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &agentFixture{queue: q, sink: &recordingSink{printed: make(chan struct{}, 1)}, printed: pl, events: events, dir: dir}
+	outcomes := make(chan Event, 256)
+	f := &agentFixture{queue: q, sink: &recordingSink{printed: make(chan struct{}, 1)}, printed: pl, events: outcomes, dir: dir}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ev := range events {
+			if ev.Kind == EventStatus {
+				continue // heartbeats would crowd out the rest
+			}
+			f.mu.Lock()
+			f.all = append(f.all, ev)
+			f.mu.Unlock()
+			if ev.Kind == EventPrinted || ev.Kind == EventFailed || ev.Kind == EventCancelled {
+				select {
+				case outcomes <- ev:
+				case <-ctx.Done():
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return f
+}
+
+// kinds returns the kinds of the events about job id so far, in order.
+func (f *agentFixture) kinds(id string) []EventKind {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []EventKind
+	for _, ev := range f.all {
+		if ev.JobID == id {
+			out = append(out, ev.Kind)
+		}
+	}
+	return out
 }
 
 // run runs an agent until stop is called.
@@ -115,17 +153,24 @@ func TestAgentPrintsOnceAndReports(t *testing.T) {
 		t.Fatalf("printed %d receipts, want the rendered job once", len(got))
 	}
 
-	// The source retries: the same id is queued again, and is acknowledged without printing.
+	// The source retries: the same id is queued again, and is acknowledged without printing, but reported
+	// printed again for a hub that missed it.
 	if err := f.queue.Publish(ctx, job); err != nil {
 		t.Fatal(err)
 	}
 	second := Job{ID: "web:2", Source: SourceWeb, Text: "druga"}
 	f.queue.Publish(ctx, second)
-	if ev := f.waitEvent(t); ev.JobID != second.ID {
-		t.Fatalf("event = %+v, want printed %s (the repeat of %s is not printed)", ev, second.ID, job.ID)
+	for _, want := range []string{job.ID, second.ID} {
+		if ev := f.waitEvent(t); ev.JobID != want || ev.Kind != EventPrinted {
+			t.Fatalf("event = %+v, want printed %s", ev, want)
+		}
 	}
 	if n := f.sink.count(); n != 2 {
-		t.Errorf("%d receipts printed, want 2", n)
+		t.Errorf("%d receipts printed, want 2 (the repeat of %s is not printed)", n, job.ID)
+	}
+	wantKinds := []EventKind{EventPrinting, EventPrinted, EventPrinted}
+	if diff := cmp.Diff(wantKinds, f.kinds(job.ID)); diff != "" {
+		t.Errorf("events of %s (-want +got):\n%s", job.ID, diff)
 	}
 }
 

@@ -101,7 +101,7 @@ func benchmarkLatency(b *testing.B, q Queue) {
 		for {
 			select {
 			case ev := <-events:
-				if ev.JobID != id {
+				if ev.JobID != id || ev.Kind == EventPrinting {
 					continue
 				}
 				if ev.Kind != EventPrinted {

@@ -20,14 +20,24 @@ type Queue interface {
 	// Next blocks until a job is available and hands it out. The caller must settle the delivery with
 	// Ack, Retry or Fail; a delivery left unsettled is delivered again after the consumer goes away.
 	Next(ctx context.Context) (*Delivery, error)
-	// PublishEvent tells every subscriber about the outcome of a job.
+	// PublishEvent tells every subscriber about a job or the printer (see EventKind). An event that is
+	// not valid (validateQueueEvent) is refused.
 	PublishEvent(ctx context.Context, ev Event) error
-	// Events subscribes to job outcomes published from now on until ctx is done, when the channel is
-	// closed. Events are notifications, not a log: a subscriber that falls behind, or is not connected
-	// when an event is published, misses it.
+	// Events subscribes to events published from now on until ctx is done, when the channel is closed.
+	// Only valid events of kinds this version knows arrive. Events are notifications, not a log: a
+	// subscriber that falls behind, or is not connected when an event is published, misses it.
 	Events(ctx context.Context) (<-chan Event, error)
 	// DeadLetters returns up to max jobs from the dead-letter queue, oldest first, without removing them.
 	DeadLetters(ctx context.Context, max int) ([]DeadLetter, error)
+	// RequeueDeadLetter moves the dead letter of job id back into the queue as a new job with the same id
+	// and a fresh delivery count, and returns the job. Extra dead copies of the same id are removed too.
+	// The new job is published durably before the dead copy is removed, so a crash in between leaves the
+	// job both queued and in the dead letters, never in neither. It returns an error wrapping
+	// ErrNoDeadLetter when no dead letter has that id.
+	RequeueDeadLetter(ctx context.Context, id string) (Job, error)
+	// Depth returns how many jobs wait to be delivered. A job handed to a consumer and not settled yet
+	// (the one being printed) is not counted. It returns ctx's error if the answer takes longer than ctx.
+	Depth(ctx context.Context) (int, error)
 }
 
 // Delivery is one job handed to a consumer, to be settled exactly once with Ack, Retry or Fail.
@@ -41,6 +51,11 @@ type Delivery struct {
 	// goes to the dead letters without a word to anyone, so a consumer that gives up should Fail it with
 	// its own reason instead. Zero means unknown.
 	MaxAttempts int
+	// PublishedAt is when this copy of the job was published, by the publisher's clock; it stays the same
+	// across redeliveries. The agent compares it with the time of a cancel request: a cancel applies to
+	// copies published before it, not to a copy published again later by Tracker.Retry. Zero means unknown
+	// (a message from an older publisher).
+	PublishedAt time.Time
 
 	settle func(ctx context.Context, op settleOp, reason string) error
 }
@@ -77,21 +92,42 @@ type DeadLetter struct {
 	Reason string
 }
 
-// EventKind is the outcome of a job.
+// EventKind says what an Event is about. Consumers ignore kinds they do not know, so that a newer agent or
+// hub can add kinds without an older one misreading them.
 type EventKind string
 
-// The outcomes of a job.
+// The kinds of events. The agent publishes EventPrinting, EventPrinted, EventRetrying, EventFailed,
+// EventCancelled and EventStatus; a hub (Tracker) publishes EventCancel and EventRequeued.
 const (
+	// EventPrinting: the agent started writing the job to the printer (not sent for a duplicate it skips).
+	EventPrinting EventKind = "printing"
+	// EventPrinted: the job is on paper. Final: no later event about the job changes that.
 	EventPrinted EventKind = "printed"
-	EventFailed  EventKind = "failed"
+	// EventRetrying: an attempt to print the job failed (Reason says why) and the job is back in the queue
+	// for another attempt.
+	EventRetrying EventKind = "retrying"
+	// EventFailed: the job is in the dead letters; Reason says why.
+	EventFailed EventKind = "failed"
+	// EventCancelled: the agent took a cancelled job from the queue and dropped it without printing.
+	EventCancelled EventKind = "cancelled"
+	// EventCancel asks every agent to drop the job instead of printing it (Tracker.Cancel). At is when it
+	// was asked: it applies to copies of the job published before then.
+	EventCancel EventKind = "cancel"
+	// EventRequeued: a person put a failed or cancelled job back in the queue (Tracker.Retry, Resubmit).
+	EventRequeued EventKind = "requeued"
+	// EventStatus reports the printer's state (Printer) and that its agent is alive: sent when it changes
+	// and every StatusHeartbeat. It has no JobID.
+	EventStatus EventKind = "status"
 )
 
-// Event tells the hub, the bots and the dashboard what became of a job.
+// Event tells the hubs, the bots and the dashboard what became of a job or of the printer, and carries
+// cancel requests from a hub to the agents.
 type Event struct {
-	JobID  string    `json:"jobId"`
-	Kind   EventKind `json:"kind"`
-	Reason string    `json:"reason,omitempty"` // why it failed
-	At     time.Time `json:"at"`
+	JobID   string        `json:"jobId,omitempty"`
+	Kind    EventKind     `json:"kind"`
+	Reason  string        `json:"reason,omitempty"` // why it failed or is retried
+	At      time.Time     `json:"at"`
+	Printer *PrinterState `json:"printer,omitempty"` // EventStatus only
 }
 
 // Limits of the queue.
@@ -121,6 +157,8 @@ var (
 	ErrDeliveryLost = errors.New("printer: delivery lost with its connection, it will be delivered again")
 	// ErrAlreadySettled means Ack, Retry or Fail was already called on the delivery.
 	ErrAlreadySettled = errors.New("printer: delivery already settled")
+	// ErrNoDeadLetter means no dead letter has the job id asked for.
+	ErrNoDeadLetter = errors.New("printer: no dead letter with that job id")
 )
 
 // ValidateJobID reports whether id may be used as a job id: 1 to MaxJobIDLen characters from
@@ -168,15 +206,31 @@ func decodeQueueJob(b []byte) (Job, error) {
 	return job, nil
 }
 
-// validateQueueEvent checks an event before it is published.
+// validateQueueEvent checks an event before it is published, and one received before it is used: a known
+// kind, a valid job id on job events, none on status events, and a bounded printer state.
 func validateQueueEvent(ev Event) error {
-	if err := ValidateJobID(ev.JobID); err != nil {
-		return err
-	}
-	if ev.Kind != EventPrinted && ev.Kind != EventFailed {
+	if !knownEventKind(ev.Kind) {
 		return fmt.Errorf("printer: unknown event kind %q", clipQueueForLog(string(ev.Kind)))
 	}
-	return nil
+	if ev.Kind != EventStatus {
+		if ev.Printer != nil {
+			return fmt.Errorf("printer: a %s event carries no printer state", ev.Kind)
+		}
+		return ValidateJobID(ev.JobID)
+	}
+	if ev.JobID != "" || ev.Printer == nil {
+		return errors.New("printer: a status event has a printer state and no job id")
+	}
+	return ev.Printer.validate()
+}
+
+// knownEventKind reports whether this version knows the kind.
+func knownEventKind(k EventKind) bool {
+	switch k {
+	case EventPrinting, EventPrinted, EventRetrying, EventFailed, EventCancelled, EventCancel, EventRequeued, EventStatus:
+		return true
+	}
+	return false
 }
 
 // clipQueueReason bounds a failure reason.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // DiskQueueConfig configures the embedded queue.
@@ -55,6 +56,7 @@ type DiskQueue struct {
 	lock *os.File // holds the flock on Dir
 
 	events queueEventHub
+	deadMu sync.Mutex // one RequeueDeadLetter at a time
 
 	mu           sync.Mutex
 	closed       bool
@@ -70,10 +72,11 @@ var _ Queue = (*DiskQueue)(nil)
 
 // diskQueueEntry is one pending job file.
 type diskQueueEntry struct {
-	seq      uint64
-	attempts int
-	id       string
-	size     int64
+	seq       uint64
+	attempts  int
+	id        string
+	size      int64
+	published time.Time // when Publish was called; the file's modification time after a restart
 }
 
 func (e diskQueueEntry) name() string {
@@ -185,7 +188,7 @@ func (q *DiskQueue) recover() error {
 			q.log.Warn("ignoring stray file in queue", "file", e.Name())
 			continue
 		}
-		entry.size = info.Size()
+		entry.size, entry.published = info.Size(), info.ModTime()
 		q.pending = append(q.pending, entry)
 		q.usedCount++
 		q.usedBytes += entry.size
@@ -241,7 +244,7 @@ func (q *DiskQueue) Publish(ctx context.Context, job Job) error {
 		q.mu.Unlock()
 		return fmt.Errorf("%w: %d jobs (%d bytes) waiting, limits %d jobs, %d bytes", ErrQueueFull, n, b, q.cfg.MaxPending, q.cfg.MaxPendingBytes)
 	}
-	entry := diskQueueEntry{seq: q.nextSeq, id: job.ID, size: size}
+	entry := diskQueueEntry{seq: q.nextSeq, id: job.ID, size: size, published: time.Now()}
 	q.nextSeq++
 	q.usedCount++
 	q.usedBytes += size
@@ -374,7 +377,7 @@ func (q *DiskQueue) deliver(entry diskQueueEntry) (*Delivery, error) {
 		return nil, q.bury(name, entry, body, reason)
 	}
 	var settled atomic.Bool
-	d := &Delivery{Job: job, Attempt: entry.attempts, MaxAttempts: q.cfg.MaxDeliveries}
+	d := &Delivery{Job: job, Attempt: entry.attempts, MaxAttempts: q.cfg.MaxDeliveries, PublishedAt: entry.published}
 	d.settle = func(ctx context.Context, op settleOp, reason string) error {
 		if !settled.CompareAndSwap(false, true) {
 			return ErrAlreadySettled
@@ -500,6 +503,69 @@ func (q *DiskQueue) DeadLetters(ctx context.Context, max int) ([]DeadLetter, err
 		out = append(out, DeadLetter{Job: job, Reason: dl.Reason})
 	}
 	return out, ctx.Err()
+}
+
+// RequeueDeadLetter implements Queue: it publishes the job of the oldest dead letter with id like Publish
+// (the queue's limits apply), then removes every dead letter with that id.
+func (q *DiskQueue) RequeueDeadLetter(ctx context.Context, id string) (Job, error) {
+	if err := ValidateJobID(id); err != nil {
+		return Job{}, err
+	}
+	q.deadMu.Lock() // two calls for one id must not publish it twice
+	defer q.deadMu.Unlock()
+	dir := filepath.Join(q.cfg.Dir, "dead")
+	ents, err := os.ReadDir(dir) // sorted by name: by sequence
+	if err != nil {
+		return Job{}, fmt.Errorf("printer: requeue dead letter: %v", err)
+	}
+	var names []string
+	for _, e := range ents {
+		if _, eid, ok := strings.Cut(e.Name(), "."); ok && eid == id {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return Job{}, fmt.Errorf("%w: %s", ErrNoDeadLetter, id)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, names[0]))
+	if err != nil {
+		return Job{}, fmt.Errorf("printer: requeue dead letter %s: %v", id, err)
+	}
+	var dl diskDeadLetter
+	if err := json.Unmarshal(b, &dl); err != nil {
+		return Job{}, fmt.Errorf("printer: requeue dead letter %s: %v", id, err)
+	}
+	job, err := decodeQueueJob(dl.Job)
+	if err != nil {
+		return Job{}, fmt.Errorf("printer: dead letter %s cannot be requeued: %w", id, err)
+	}
+	if err := q.Publish(ctx, job); err != nil {
+		return Job{}, err
+	}
+	// The job is queued: a dead letter left behind only shows in DeadLetters, and a later requeue of it
+	// is skipped by the agent's record of printed jobs.
+	for _, name := range names {
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			q.log.Warn("job requeued, but its dead letter stays", "job", id, "err", err)
+		}
+	}
+	if err := syncDiskQueueDir(dir); err != nil {
+		q.log.Warn("job requeued, but its dead letter may come back after a crash", "job", id, "err", err)
+	}
+	return job, nil
+}
+
+// Depth implements Queue: the jobs in pending/.
+func (q *DiskQueue) Depth(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return 0, ErrQueueClosed
+	}
+	return len(q.pending), nil
 }
 
 // PublishEvent implements Queue; events reach subscribers in this process only.

@@ -66,6 +66,7 @@ type RabbitQueue struct {
 	names rabbitQueueNames
 
 	events queueEventHub
+	deadMu sync.Mutex // one RequeueDeadLetter at a time
 
 	mu        sync.Mutex
 	sess      *rabbitSession // nil while disconnected
@@ -180,12 +181,9 @@ func (q *RabbitQueue) runSession(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { // owned by this session: ends when the connection closes
 		for d := range eventDeliveries {
-			var ev Event
-			if err := json.Unmarshal(d.Body, &ev); err != nil {
-				q.log.Warn("ignoring bad event", "err", err)
-				continue
+			if ev, ok := q.decodeEvent(d.Body); ok {
+				q.events.publish(ev)
 			}
-			q.events.publish(ev)
 		}
 	})
 	defer wg.Wait()
@@ -338,11 +336,13 @@ func (q *RabbitQueue) Publish(ctx context.Context, job Job) error {
 	if err != nil {
 		return err
 	}
+	now := time.Now()
 	err = q.publishConfirmed(ctx, "", q.names.jobs, amqp.Publishing{
 		DeliveryMode: amqp.Persistent,
 		ContentType:  "application/json",
 		MessageId:    job.ID,
-		Timestamp:    time.Now(),
+		Timestamp:    now,
+		Headers:      amqp.Table{rabbitPublishedHeader: now.UnixNano()},
 		Body:         body,
 	})
 	if err != nil {
@@ -362,9 +362,13 @@ func (q *RabbitQueue) delivery(ctx context.Context, sess *rabbitSession, d amqp.
 	case int:
 		attempt += n
 	}
+	published := d.Timestamp // whole seconds: all an older publisher gives
+	if ns, ok := d.Headers[rabbitPublishedHeader].(int64); ok {
+		published = time.Unix(0, ns)
+	}
 	var settled atomic.Bool
 	job, jobErr := decodeQueueJob(d.Body)
-	del := &Delivery{Job: job, Attempt: attempt, MaxAttempts: q.cfg.MaxDeliveries}
+	del := &Delivery{Job: job, Attempt: attempt, MaxAttempts: q.cfg.MaxDeliveries, PublishedAt: published}
 	del.settle = func(ctx context.Context, op settleOp, reason string) error {
 		if !settled.CompareAndSwap(false, true) {
 			return ErrAlreadySettled
@@ -451,6 +455,108 @@ func (q *RabbitQueue) DeadLetters(ctx context.Context, max int) ([]DeadLetter, e
 	return out, ctx.Err()
 }
 
+// rabbitPublishedHeader carries a job's publish time in Unix nanoseconds (AMQP's timestamp has seconds).
+const rabbitPublishedHeader = "x-stagelink-published"
+
+// maxDeadLetterScan bounds how many dead letters RequeueDeadLetter looks through.
+const maxDeadLetterScan = 10_000
+
+// RequeueDeadLetter implements Queue. It looks through up to 10,000 dead letters for the id, publishes
+// the job to the jobs queue (confirmed), then acknowledges the dead copies it found; the others go back
+// to the dead-letter queue.
+func (q *RabbitQueue) RequeueDeadLetter(ctx context.Context, id string) (Job, error) {
+	if err := ValidateJobID(id); err != nil {
+		return Job{}, err
+	}
+	q.deadMu.Lock() // two calls for one id in this process must not publish it twice
+	defer q.deadMu.Unlock()
+	sess, err := q.session(ctx)
+	if err != nil {
+		return Job{}, err
+	}
+	ch, err := sess.conn.Channel()
+	if err != nil {
+		return Job{}, fmt.Errorf("printer: requeue dead letter: %v", err)
+	}
+	defer ch.Close() // returns every other message got here to the queue
+	var found []amqp.Delivery
+	for range maxDeadLetterScan {
+		if err := ctx.Err(); err != nil {
+			return Job{}, fmt.Errorf("printer: requeue dead letter %s: %w", id, err)
+		}
+		d, ok, err := ch.Get(q.names.dead, false)
+		if err != nil {
+			return Job{}, fmt.Errorf("printer: requeue dead letter %s: %v", id, err)
+		}
+		if !ok {
+			break
+		}
+		did := d.MessageId
+		if did == "" {
+			j, _ := decodeQueueJob(d.Body)
+			did = j.ID
+		}
+		if did == id {
+			found = append(found, d)
+		}
+	}
+	if len(found) == 0 {
+		return Job{}, fmt.Errorf("%w: %s", ErrNoDeadLetter, id)
+	}
+	job, err := decodeQueueJob(found[0].Body)
+	if err != nil {
+		return Job{}, fmt.Errorf("printer: dead letter %s cannot be requeued: %w", id, err)
+	}
+	if err := q.Publish(ctx, job); err != nil {
+		return Job{}, err
+	}
+	for _, d := range found {
+		if err := d.Ack(false); err != nil {
+			// The job is queued: a dead copy left behind only shows in DeadLetters.
+			q.log.Warn("job requeued, but its dead letter stays", "job", id, "err", err)
+			break
+		}
+	}
+	return job, nil
+}
+
+// Depth implements Queue: the jobs queue's ready messages, from a passive declare. The broker's answer
+// counts no unacknowledged delivery (the job being printed). The call waits for a connection; a broker
+// that does not answer is given up on when ctx ends (the request itself ends with the connection).
+func (q *RabbitQueue) Depth(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, fmt.Errorf("printer: queue depth: %w", err)
+	}
+	sess, err := q.session(ctx)
+	if err != nil {
+		return 0, err
+	}
+	type result struct {
+		n   int
+		err error
+	}
+	res := make(chan result, 1)
+	go func() { // owned by the session: a channel operation ends when the connection closes
+		ch, err := sess.conn.Channel()
+		if err != nil {
+			res <- result{err: err}
+			return
+		}
+		defer ch.Close()
+		qi, err := ch.QueueDeclarePassive(q.names.jobs, true, false, false, false, nil)
+		res <- result{qi.Messages, err}
+	}()
+	select {
+	case r := <-res:
+		if r.err != nil {
+			return 0, fmt.Errorf("printer: queue depth: %v", r.err)
+		}
+		return r.n, nil
+	case <-ctx.Done():
+		return 0, fmt.Errorf("printer: queue depth: %w", ctx.Err())
+	}
+}
+
 // PublishEvent implements Queue: it publishes to the events fanout exchange and waits for the confirm.
 func (q *RabbitQueue) PublishEvent(ctx context.Context, ev Event) error {
 	if err := validateQueueEvent(ev); err != nil {
@@ -465,6 +571,33 @@ func (q *RabbitQueue) PublishEvent(ctx context.Context, ev Event) error {
 		return fmt.Errorf("printer: publish event for job %s: %w", ev.JobID, err)
 	}
 	return nil
+}
+
+// maxEventBytes bounds an event read from the broker; the events published here are far smaller.
+const maxEventBytes = 8 << 10
+
+// decodeEvent decodes and checks an event from the broker. Kinds this version does not know (from a newer
+// agent or hub) are skipped quietly; anything else wrong is logged.
+func (q *RabbitQueue) decodeEvent(b []byte) (Event, bool) {
+	if len(b) > maxEventBytes {
+		q.log.Warn("ignoring an oversized event", "bytes", len(b))
+		return Event{}, false
+	}
+	var ev Event
+	if err := json.Unmarshal(b, &ev); err != nil {
+		q.log.Warn("ignoring bad event", "err", err)
+		return Event{}, false
+	}
+	if err := validateQueueEvent(ev); err != nil {
+		if !knownEventKind(ev.Kind) {
+			q.log.Debug("ignoring an event of a kind this version does not know", "kind", clipQueueForLog(string(ev.Kind)))
+		} else {
+			q.log.Warn("ignoring bad event", "err", err)
+		}
+		return Event{}, false
+	}
+	ev.Reason = clipQueueReason(ev.Reason)
+	return ev, true
 }
 
 // Events implements Queue. It waits for a connection so that events published after it returns arrive;

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
+
 	"github.com/stagelink/stagelink/printer/printertest"
 )
 
@@ -204,6 +206,9 @@ func TestQueueRabbitStopsGoroutines(t *testing.T) {
 	if err := d.Ack(ctx); err != nil {
 		t.Fatalf("Ack: %v", err)
 	}
+	if _, err := q.Depth(ctx); err != nil {
+		t.Fatalf("Depth: %v", err)
+	}
 	stop()
 	if _, err := q.Next(ctx); !errors.Is(err, ErrQueueClosed) {
 		t.Errorf("Next after stop: got %v, want ErrQueueClosed", err)
@@ -214,5 +219,48 @@ func TestQueueRabbitStopsGoroutines(t *testing.T) {
 	}
 	if got := runtime.NumGoroutine(); got > before {
 		t.Errorf("got %d goroutines after stop, want at most %d", got, before)
+	}
+}
+
+// TestQueueRabbitSkipsUnknownEvents: events from the broker that this version does not know (a newer
+// agent's kinds) or that are not valid never reach subscribers; the valid ones after them do.
+func TestQueueRabbitSkipsUnknownEvents(t *testing.T) {
+	brokerURL := queueTestAMQPURL(t)
+	prefix := queueTestRabbitPrefix(t, brokerURL)
+	q, _ := queueTestRabbitOpen(t, RabbitQueueConfig{URL: brokerURL, Prefix: prefix})
+	ctx := queueTestContext(t)
+	events, err := q.Events(ctx)
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	conn, err := amqp.Dial(brokerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, body := range []string{
+		`{"jobId":"web:1","kind":"teleported","at":"2026-05-01T20:00:00Z"}`,
+		`{"jobId":"web:1","kind":"printed"`,
+		`{"jobId":"../etc","kind":"printed"}`,
+		`{"kind":"status"}`,
+		`{"kind":"status","printer":{"agent":"` + strings.Repeat("a", 100) + `"}}`,
+		`{"jobId":"web:1","kind":"printed","reason":"` + strings.Repeat("x", maxEventBytes) + `"}`,
+		`{"jobId":"web:2","kind":"printed","at":"2026-05-01T20:00:00Z"}`,
+	} {
+		if err := ch.PublishWithContext(ctx, prefix+".events", "", false, false, amqp.Publishing{Body: []byte(body)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case ev := <-events:
+		if ev.JobID != "web:2" || ev.Kind != EventPrinted {
+			t.Errorf("got event %+v, want only printed web:2", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("no event")
 	}
 }

@@ -225,6 +225,153 @@ func testQueue(t *testing.T, newStore func(t *testing.T) queueTestStore) {
 		queueTestEmpty(t, q)
 	})
 
+	t.Run("DepthCountsWaitingJobs", func(t *testing.T) {
+		q, closeQ := newStore(t)(t)
+		defer closeQ()
+		ctx := queueTestContext(t)
+		queueTestDepth(t, q, 0)
+		for _, id := range []string{"depth-1", "depth-2", "depth-3"} {
+			if err := q.Publish(ctx, queueTestJob(id)); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+		}
+		queueTestDepth(t, q, 3)
+		d := queueTestNext(t, q) // handed out, not settled: no longer waiting
+		queueTestDepth(t, q, 2)
+		if err := d.Retry(ctx, "paper out"); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		queueTestDepth(t, q, 3)
+		d = queueTestNext(t, q)
+		if err := d.Ack(ctx); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+		queueTestDepth(t, q, 2)
+		done, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := q.Depth(done); !errors.Is(err, context.Canceled) {
+			t.Errorf("Depth with an ended context: got %v, want context.Canceled", err)
+		}
+	})
+
+	t.Run("PublishedAtSurvivesRedelivery", func(t *testing.T) {
+		q, closeQ := newStore(t)(t)
+		defer closeQ()
+		ctx := queueTestContext(t)
+		before := time.Now()
+		if err := q.Publish(ctx, queueTestJob("published-1")); err != nil {
+			t.Fatalf("Publish: %v", err)
+		}
+		after := time.Now()
+		d := queueTestNext(t, q)
+		if got := d.PublishedAt; got.Before(before) || got.After(after) {
+			t.Fatalf("got PublishedAt %v, want between %v and %v", got, before, after)
+		}
+		first := d.PublishedAt
+		if err := d.Retry(ctx, "paper out"); err != nil {
+			t.Fatalf("Retry: %v", err)
+		}
+		d = queueTestNext(t, q)
+		if !d.PublishedAt.Equal(first) {
+			t.Errorf("got PublishedAt %v on the second delivery, want %v as on the first", d.PublishedAt, first)
+		}
+		d.Ack(ctx)
+	})
+
+	t.Run("RequeueDeadLetter", func(t *testing.T) {
+		q, closeQ := newStore(t)(t)
+		defer closeQ()
+		ctx := queueTestContext(t)
+		for _, id := range []string{"requeue-1", "requeue-2"} {
+			if err := q.Publish(ctx, queueTestJob(id)); err != nil {
+				t.Fatalf("Publish: %v", err)
+			}
+			d := queueTestNext(t, q)
+			if err := d.Fail(ctx, "cutter jammed"); err != nil {
+				t.Fatalf("Fail: %v", err)
+			}
+		}
+		queueTestDead(t, q, 2)
+		if _, err := q.RequeueDeadLetter(ctx, "requeue-9"); !errors.Is(err, ErrNoDeadLetter) {
+			t.Errorf("RequeueDeadLetter(unknown): got %v, want ErrNoDeadLetter", err)
+		}
+		if _, err := q.RequeueDeadLetter(ctx, "../x"); !errors.Is(err, ErrBadJobID) {
+			t.Errorf("RequeueDeadLetter(bad id): got %v, want ErrBadJobID", err)
+		}
+		job, err := q.RequeueDeadLetter(ctx, "requeue-1")
+		if err != nil {
+			t.Fatalf("RequeueDeadLetter: %v", err)
+		}
+		if diff := cmp.Diff(queueTestJob("requeue-1"), job); diff != "" {
+			t.Errorf("requeued job (-want +got):\n%s", diff)
+		}
+		d := queueTestNext(t, q)
+		if d.Job.ID != "requeue-1" || d.Attempt != 1 {
+			t.Errorf("got %s attempt %d, want requeue-1 attempt 1", d.Job.ID, d.Attempt)
+		}
+		if err := d.Ack(ctx); err != nil {
+			t.Fatalf("Ack: %v", err)
+		}
+		queueTestEmpty(t, q)
+		dead := queueTestDead(t, q, 1)
+		if dead[0].Job.ID != "requeue-2" {
+			t.Errorf("got dead letter %s, want only requeue-2 left", dead[0].Job.ID)
+		}
+		if _, err := q.RequeueDeadLetter(ctx, "requeue-1"); !errors.Is(err, ErrNoDeadLetter) {
+			t.Errorf("RequeueDeadLetter again: got %v, want ErrNoDeadLetter", err)
+		}
+	})
+
+	t.Run("EventKindsAndValidation", func(t *testing.T) {
+		q, closeQ := newStore(t)(t)
+		defer closeQ()
+		ctx := queueTestContext(t)
+		subCtx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		events, err := q.Events(subCtx)
+		if err != nil {
+			t.Fatalf("Events: %v", err)
+		}
+		at := time.Date(2026, 5, 1, 20, 0, 0, 0, time.UTC)
+		bad := []Event{
+			{JobID: "x", Kind: "teleported"},
+			{Kind: EventPrinted},
+			{JobID: "x", Kind: EventStatus, Printer: &PrinterState{}},
+			{Kind: EventStatus},
+			{Kind: EventStatus, Printer: &PrinterState{Agent: strings.Repeat("a", maxAgentNameLen+1)}},
+			{Kind: EventStatus, Printer: &PrinterState{Summary: "\xff"}},
+			{JobID: "x", Kind: EventCancel, Printer: &PrinterState{}},
+		}
+		for _, ev := range bad {
+			if err := q.PublishEvent(ctx, ev); err == nil {
+				t.Errorf("PublishEvent(%+v): got nil, want an error", ev)
+			}
+		}
+		var want []Event
+		for _, k := range []EventKind{EventPrinting, EventPrinted, EventRetrying, EventFailed, EventCancelled, EventCancel, EventRequeued} {
+			want = append(want, Event{JobID: "kinds-1", Kind: k, At: at})
+		}
+		want = append(want, Event{Kind: EventStatus, At: at, Printer: &PrinterState{Agent: "bar", Known: true, Online: true,
+			PaperLow: true, Ready: true, Summary: "paper near end", At: at}})
+		for _, ev := range want {
+			if err := q.PublishEvent(ctx, ev); err != nil {
+				t.Fatalf("PublishEvent(%s): %v", ev.Kind, err)
+			}
+		}
+		var got []Event
+		for len(got) < len(want) {
+			select {
+			case ev := <-events:
+				got = append(got, ev)
+			case <-ctx.Done():
+				t.Fatalf("got events %v, want %v", got, want)
+			}
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("events (-want +got):\n%s", diff)
+		}
+	})
+
 	t.Run("Events", func(t *testing.T) {
 		q, closeQ := newStore(t)(t)
 		defer closeQ()
@@ -300,6 +447,26 @@ func queueTestEmpty(t *testing.T, q Queue) {
 		t.Fatalf("got job %q, want an empty queue", d.Job.ID)
 	} else if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Next on an empty queue: got %v, want a deadline", err)
+	}
+}
+
+// queueTestDepth waits until the queue's depth is want (the broker counts asynchronously).
+func queueTestDepth(t *testing.T, q Queue, want int) {
+	t.Helper()
+	ctx := queueTestContext(t)
+	for {
+		got, err := q.Depth(ctx)
+		if err != nil {
+			t.Fatalf("Depth: %v", err)
+		}
+		if got == want {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("got depth %d, want %d", got, want)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 

@@ -12,11 +12,15 @@ import (
 // JobState is where a job stands, as far as the hub knows.
 type JobState string
 
-// The states of a job.
+// The states of a job. A job moves queued → printing → printed; printing → queued again when an attempt
+// fails (Reason says why) and → failed at the last one; queued → cancelled (Cancel); failed or cancelled
+// → queued (Retry, Resubmit). Printed is final.
 const (
-	JobQueued  JobState = "queued"  // accepted into the queue, not printed yet
-	JobPrinted JobState = "printed" // on paper
-	JobFailed  JobState = "failed"  // in the dead letters; Reason says why
+	JobQueued    JobState = "queued"    // waiting in the queue
+	JobPrinting  JobState = "printing"  // the agent is writing it to the printer
+	JobPrinted   JobState = "printed"   // on paper
+	JobFailed    JobState = "failed"    // in the dead letters; Reason says why
+	JobCancelled JobState = "cancelled" // will not be printed unless retried
 )
 
 // JobStatus is what the hub knows about one job.
@@ -47,16 +51,21 @@ type Tracker struct {
 	head  int          // order[:head] are gone
 	seq   uint64
 	subs  map[chan JobStatus]struct{}
+
+	printer      PrinterState // the latest status report
+	printerKnown bool
+	printerHeard time.Time // when it arrived, by this hub's clock
 }
 
 // trackerSubscriberBuffer bounds each subscriber's backlog; a subscriber further behind misses updates.
 const trackerSubscriberBuffer = 256
 
 type trackedJob struct {
-	status JobStatus
-	job    Job
-	known  bool   // job holds the submitted job (not only an event about it)
-	seq    uint64 // when it was stored: tells a stale order entry from a job stored again
+	status   JobStatus
+	job      Job
+	known    bool   // job holds the submitted job (not only an event about it)
+	seq      uint64 // when it was stored: tells a stale order entry from a job stored again
+	requeued bool   // put back by Retry since it was last cancelled: an agent's late cancelled is about an older copy
 }
 
 type trackedRef struct {
@@ -73,9 +82,10 @@ func NewTracker(q Queue, max int, log *slog.Logger) *Tracker {
 }
 
 // Submit validates job and publishes it durably. A job whose id the tracker already knows and that has not
-// failed is not published again: its current status is returned with duplicate set, so a source that
-// retries never prints twice. Errors wrap ErrBadJob or ErrBadJobID for bad input, ErrQueueFull when the
-// queue refuses new jobs, or the context's error when the queue could not take it in time.
+// failed is not published again (a cancelled one neither: Retry does that): its current status is returned
+// with duplicate set, so a source that retries never prints twice. Errors wrap ErrBadJob or ErrBadJobID
+// for bad input, ErrQueueFull when the queue refuses new jobs, or the context's error when the queue could
+// not take it in time.
 func (t *Tracker) Submit(ctx context.Context, job Job) (st JobStatus, duplicate bool, err error) {
 	if err := job.Validate(); err != nil { // a valid job renders: FuzzJobValidate
 		return JobStatus{}, false, err
@@ -144,27 +154,91 @@ func (t *Tracker) Run(ctx context.Context) error {
 	}
 }
 
-// apply moves a job to the state an event reports.
+// apply moves a job to the state an event reports, or records the printer's state. Events of kinds this
+// version does not know, and invalid ones, are ignored. The rules keep the state right whatever order
+// events from the agents and the hubs arrive in:
+//   - printed is final;
+//   - printing and failed come from the agent that has the job, so they win over queued and cancelled (a
+//     cancel that came too late);
+//   - retrying moves a printing or queued job back to queued;
+//   - a cancel request cancels a queued job; the agent's cancelled does too, unless the job was put back
+//     by Retry since (the agent dropped an older copy);
+//   - requeued brings back a failed or cancelled job.
 func (t *Tracker) apply(ev Event) {
-	state := JobPrinted
-	if ev.Kind == EventFailed {
-		state = JobFailed
+	if validateQueueEvent(ev) != nil {
+		return
+	}
+	now := time.Now()
+	if ev.Kind == EventStatus {
+		t.mu.Lock()
+		t.printer, t.printerKnown, t.printerHeard = *ev.Printer, true, now
+		t.printer.Stale = false
+		t.mu.Unlock()
+		return
 	}
 	at := ev.At
 	if at.IsZero() {
-		at = time.Now()
+		at = now
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tj, ok := t.jobs[ev.JobID]
+	state := JobState("")
+	if ok {
+		state = tj.status.State
+	}
+	var next JobState
+	switch ev.Kind {
+	case EventPrinted:
+		next = JobPrinted
+	case EventPrinting:
+		if state != JobPrinted {
+			next = JobPrinting
+		}
+	case EventFailed:
+		if state != JobPrinted {
+			next = JobFailed
+		}
+	case EventRetrying:
+		if state == "" || state == JobPrinting || state == JobQueued {
+			next = JobQueued
+		}
+	case EventCancel:
+		if state == "" || state == JobQueued || state == JobCancelled {
+			next = JobCancelled
+		}
+	case EventCancelled:
+		if state == "" || state == JobCancelled || state == JobQueued && !tj.requeued {
+			next = JobCancelled
+		}
+	case EventRequeued:
+		if state == "" || state == JobFailed || state == JobCancelled {
+			next = JobQueued
+		}
+	}
+	if next == "" {
+		return
+	}
 	if !ok {
 		tj = &trackedJob{status: JobStatus{ID: ev.JobID}}
 		t.putLocked(ev.JobID, tj)
 	}
-	if tj.status.State == JobPrinted && state == JobFailed {
-		return // a late failure of an earlier delivery does not unprint a job
+	switch ev.Kind {
+	case EventCancel:
+		tj.requeued = false
+	case EventRequeued:
+		tj.requeued = true
 	}
-	tj.status.State, tj.status.Reason, tj.status.UpdatedAt = state, ev.Reason, at
+	reason := ev.Reason
+	if next == JobCancelled || next == JobPrinting || next == JobPrinted {
+		reason = ""
+	}
+	t.setLocked(tj, next, clipQueueReason(reason), at)
+}
+
+// setLocked changes a job's state and tells the subscribers.
+func (t *Tracker) setLocked(tj *trackedJob, state JobState, reason string, at time.Time) {
+	tj.status.State, tj.status.Reason, tj.status.UpdatedAt = state, reason, at
 	for ch := range t.subs {
 		select {
 		case ch <- tj.status:
@@ -173,8 +247,9 @@ func (t *Tracker) apply(ev Event) {
 	}
 }
 
-// Subscribe returns a channel that gets every job's new status when it is printed or failed, until ctx
-// ends (the channel is then closed). A subscriber that falls behind misses updates; Status tells the rest.
+// Subscribe returns a channel that gets a job's new status whenever an event, Cancel, Retry or Resubmit
+// (not Submit) sets it, until ctx ends (the channel is then closed). Only printed is final: a failed or
+// cancelled job may be queued again. A subscriber that falls behind misses updates; Status tells the rest.
 func (t *Tracker) Subscribe(ctx context.Context) <-chan JobStatus {
 	ch := make(chan JobStatus, trackerSubscriberBuffer)
 	t.mu.Lock()
@@ -192,14 +267,14 @@ func (t *Tracker) Subscribe(ctx context.Context) <-chan JobStatus {
 	return ch
 }
 
-// Pending returns the jobs this tracker knows to be waiting to print, oldest first: a sender's position
-// in the queue is their job's index here. Jobs queued by other hubs are not counted.
+// Pending returns the jobs this tracker knows to be waiting to print or printing, oldest first: a sender's
+// position in the queue is their job's index here. Jobs queued by other hubs are not counted.
 func (t *Tracker) Pending() []JobStatus {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []JobStatus
 	for _, ref := range t.order[t.head:] {
-		if tj, ok := t.jobs[ref.id]; ok && tj.seq == ref.seq && tj.status.State == JobQueued {
+		if tj, ok := t.jobs[ref.id]; ok && tj.seq == ref.seq && (tj.status.State == JobQueued || tj.status.State == JobPrinting) {
 			out = append(out, tj.status)
 		}
 	}
@@ -233,4 +308,18 @@ func (t *Tracker) putLocked(id string, tj *trackedJob) {
 		}
 		t.order, t.head = live, 0
 	}
+}
+
+// Printer returns the printer's state as its agent last reported it (EventStatus), with Stale set when
+// no report arrived for StatusStaleAfter, and false when no agent has reported since the tracker started.
+// With several agents on one queue it is whichever reported last.
+func (t *Tracker) Printer() (PrinterState, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.printerKnown {
+		return PrinterState{}, false
+	}
+	p := t.printer
+	p.Stale = time.Since(t.printerHeard) > StatusStaleAfter
+	return p, true
 }
