@@ -1,13 +1,11 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/stagelink/stagelink/lighting"
 )
@@ -29,6 +27,9 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("POST /api/v1/pause", s.requireToken(s.apiPause(true)))
 	s.mux.HandleFunc("POST /api/v1/resume", s.requireToken(s.apiPause(false)))
 	s.printRoutes()
+	if s.cfg.Content != nil {
+		s.adminRoutes()
+	}
 	if s.cfg.TipWebhooks != nil {
 		s.mux.Handle("POST /webhooks/tips/{provider}", s.cfg.TipWebhooks)
 	}
@@ -54,7 +55,7 @@ func (s *Server) routes() {
 func (s *Server) requireToken(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if s.cfg.APIToken == "" || !ok || !tokenOK(got, s.cfg.APIToken) {
+		if !ok || !s.APITokenOK(r.Context(), got) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="stagelink"`)
 			writeJSON(w, http.StatusUnauthorized, ackMsg{Error: &errorMsg{Code: "unauthorized", Message: "a valid API token is required (Authorization: Bearer …)"}})
 			return
@@ -63,42 +64,34 @@ func (s *Server) requireToken(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	status, checks := http.StatusOK, map[string]string{}
-	for _, c := range s.cfg.Checks {
-		if err := c.Check(ctx); err != nil {
-			status, checks[c.Name] = http.StatusServiceUnavailable, err.Error()
-		} else {
-			checks[c.Name] = "ok"
-		}
-	}
-	if s.closing.Load() {
-		status, checks["hub"] = http.StatusServiceUnavailable, "shutting down"
-	}
-	writeJSON(w, status, map[string]any{"ready": status == http.StatusOK, "checks": checks})
-}
-
 func (s *Server) apiZones(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, zonesMsg{Zones: s.lights.Zones()})
 }
 
-func (s *Server) apiSetZone(w http.ResponseWriter, r *http.Request) {
+// zoneChange reads the change of POST …/zones/{id}/state, answering the refusal itself when it is bad.
+func zoneChange(w http.ResponseWriter, r *http.Request) (lighting.Command, bool) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAPIBody))
 	if err != nil {
 		writeError(w, &lighting.Error{Code: lighting.CodeBadRequest, Message: "body is larger than 4 KiB"})
-		return
+		return lighting.Command{}, false
 	}
 	c, err := lighting.DecodeChange(body)
 	if err != nil {
 		writeError(w, err)
-		return
+		return lighting.Command{}, false
 	}
 	if id := r.PathValue("id"); c.Zone == "" {
 		c.Zone = id
 	} else if c.Zone != id {
 		writeError(w, &lighting.Error{Code: lighting.CodeBadRequest, Message: "the body names another zone than the path"})
+		return lighting.Command{}, false
+	}
+	return c, true
+}
+
+func (s *Server) apiSetZone(w http.ResponseWriter, r *http.Request) {
+	c, ok := zoneChange(w, r)
+	if !ok {
 		return
 	}
 	e, err := s.lights.Set(r.Context(), lighting.Viewer{Name: "api"}, c)
@@ -131,6 +124,7 @@ var statusOf = map[lighting.Code]int{
 	lighting.CodeZoneOffline: http.StatusConflict,
 	lighting.CodeRateLimited: http.StatusTooManyRequests,
 	lighting.CodePaused:      http.StatusLocked,
+	lighting.CodeBlocked:     http.StatusForbidden,
 	lighting.CodeInternal:    http.StatusInternalServerError,
 	codeNotFound:             http.StatusNotFound,
 	codeQueueFull:            http.StatusServiceUnavailable,

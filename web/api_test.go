@@ -1,9 +1,7 @@
 package web
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -90,62 +88,6 @@ func TestHealthz(t *testing.T) {
 	if got := resp.Header.Get("Content-Type"); !strings.HasPrefix(got, "text/plain") {
 		t.Errorf("Content-Type = %q, want text/plain", got)
 	}
-}
-
-func TestReadyz(t *testing.T) {
-	ok := Check{Name: "redis", Check: func(context.Context) error { return nil }}
-	failing := Check{Name: "mysql", Check: func(context.Context) error { return errors.New("dial tcp: connection refused") }}
-	type readyMsg struct {
-		Ready  bool              `json:"ready"`
-		Checks map[string]string `json:"checks"`
-	}
-	tests := []struct {
-		name       string
-		checks     []Check
-		wantStatus int
-		want       readyMsg
-	}{
-		{"no checks", nil, http.StatusOK, readyMsg{Ready: true, Checks: map[string]string{}}},
-		{"all ok", []Check{ok}, http.StatusOK, readyMsg{Ready: true, Checks: map[string]string{"redis": "ok"}}},
-		{"one failing", []Check{ok, failing}, http.StatusServiceUnavailable, readyMsg{Checks: map[string]string{"redis": "ok", "mysql": "dial tcp: connection refused"}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			h := newAPIHub(t, Config{Checks: tt.checks}, lighting.DefaultConfig())
-			resp, body := do(t, "GET", h.url+"/readyz", "", "")
-			if resp.StatusCode != tt.wantStatus {
-				t.Errorf("GET /readyz = %d, want %d", resp.StatusCode, tt.wantStatus)
-			}
-			if diff := cmp.Diff(tt.want, decodeJSON[readyMsg](t, body)); diff != "" {
-				t.Errorf("GET /readyz body (-want +got):\n%s", diff)
-			}
-		})
-	}
-
-	t.Run("check deadline", func(t *testing.T) {
-		slow := Check{Name: "amqp", Check: func(ctx context.Context) error {
-			if _, ok := ctx.Deadline(); !ok {
-				return errors.New("no deadline")
-			}
-			return nil
-		}}
-		h := newAPIHub(t, Config{Checks: []Check{slow}}, lighting.DefaultConfig())
-		if resp, body := do(t, "GET", h.url+"/readyz", "", ""); resp.StatusCode != http.StatusOK {
-			t.Errorf("GET /readyz = %d %s, want 200: checks get a deadline", resp.StatusCode, body)
-		}
-	})
-
-	t.Run("closing", func(t *testing.T) {
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		lights := lighting.NewService(lighting.DefaultConfig(), lighting.NewMemoryStore(), lighting.NewMemoryLimiter(), log)
-		srv := New(Config{}, lights, log)
-		srv.Close()
-		rec := httptest.NewRecorder()
-		srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-		if rec.Code != http.StatusServiceUnavailable || !strings.Contains(rec.Body.String(), "shutting down") {
-			t.Errorf("GET /readyz while closing = %d %s, want 503 shutting down", rec.Code, rec.Body)
-		}
-	})
 }
 
 func TestAPIZones(t *testing.T) {

@@ -12,18 +12,37 @@ import (
 
 	"github.com/stagelink/stagelink/bridge"
 	"github.com/stagelink/stagelink/lighting"
+	"github.com/stagelink/stagelink/web/store"
 )
 
 // authBridge admits a bridge only with a configured token (handshake auth {token}); others get connect_error.
 func (s *Server) authBridge(sock *socket.Socket, next func(*socket.ExtendedError)) {
 	auth, _ := sock.Handshake().Auth.(map[string]any)
 	token, _ := auth["token"].(string)
-	if !tokenOK(token, s.cfg.BridgeTokens...) {
+	if tokenOK(token, s.cfg.BridgeTokens...) {
+		next(nil)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id, ok := s.storedToken(ctx, store.TokenBridge, token)
+	if !ok {
 		s.log.Warn("bridge refused: bad token", "addr", sock.Handshake().Address)
 		next(socket.NewExtendedError("invalid bridge token", map[string]any{"code": "unauthorized"}))
 		return
 	}
+	sock.Join(tokenRoom(id)) // revoking the token disconnects the bridge
 	next(nil)
+}
+
+// onBridge counts a connected bridge until it disconnects.
+func (s *Server) onBridge(args ...any) {
+	sock, ok := args[0].(*socket.Socket)
+	if !ok {
+		return
+	}
+	s.bridges.Add(1)
+	sock.On("disconnect", func(...any) { s.bridges.Add(-1) })
 }
 
 // bridgeLink is one connected bridge.
@@ -58,7 +77,11 @@ func (s *Server) prepareBridge(sock *socket.Socket, next func(*socket.ExtendedEr
 	})
 	sock.On(bridge.EventStatus, func(a ...any) {
 		payload, _ := splitAck(a)
-		var st bridge.Status
+		// device is decoded on its own: a malformed one loses the device details, not the status.
+		var st struct {
+			bridge.Status
+			Device json.RawMessage `json:"device"`
+		}
 		if err := decodeEvent(payload, 4096, &st); err != nil {
 			log.Warn("bad zone:status", "err", err)
 			return
@@ -66,6 +89,14 @@ func (s *Server) prepareBridge(sock *socket.Socket, next func(*socket.ExtendedEr
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		s.lights.ZoneStatus(ctx, l, st.Zone, st.Online, st.Version, truncate(st.Error, 200))
+		if len(st.Device) > 0 && !bytes.Equal(st.Device, []byte("null")) {
+			var d lighting.DeviceInfo
+			if err := json.Unmarshal(st.Device, &d); err != nil {
+				log.Warn("bad device in zone:status", "zone", truncate(st.Zone, 40), "err", err)
+				return
+			}
+			s.lights.ZoneDevice(l, st.Zone, d) // bounded there
+		}
 	})
 	sock.On("disconnect", func(...any) {
 		log.Info("bridge disconnected")

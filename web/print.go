@@ -97,7 +97,7 @@ func (s *Server) apiPrintPause(p bool) http.HandlerFunc {
 			return
 		}
 		s.cfg.Moderation.SetPaused(p)
-		s.log.Info("community printing", "paused", p)
+		s.requestLog(r).Info("community printing", "paused", p)
 		writeJSON(w, http.StatusOK, pauseMsg{p})
 	}
 }
@@ -138,12 +138,12 @@ func (s *Server) apiPrint(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, printer.ErrQueueFull):
 		writeError(w, &lighting.Error{Code: codeQueueFull, Message: "the print queue is full; try again later", RetryAfter: 30 * time.Second})
 	case err != nil:
-		s.log.Warn("print job not queued", "job", job.ID, "err", err)
+		s.requestLog(r).Warn("print job not queued", "job", job.ID, "err", err)
 		writeError(w, &lighting.Error{Code: codeUnavailable, Message: "the print queue is unavailable; try again later", RetryAfter: 5 * time.Second})
 	case dup:
 		writeJSON(w, http.StatusOK, printAnswer{OK: true, JobStatus: st})
 	default:
-		s.log.Info("print job queued", "job", job.ID, "source", job.Source)
+		s.requestLog(r).Info("print job queued", "job", job.ID, "source", job.Source)
 		w.Header().Set("Location", "/api/v1/print/"+job.ID)
 		writeJSON(w, http.StatusAccepted, printAnswer{OK: true, JobStatus: st})
 	}
@@ -176,22 +176,7 @@ func (s *Server) apiPrintReceipt(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &lighting.Error{Code: codeNotFound, Message: "this hub knows no print job with that id"})
 		return
 	}
-	data, err := printer.Render(job, s.cfg.PrintLayout)
-	if err != nil {
-		writeError(w, &lighting.Error{Code: lighting.CodeBadRequest, Message: err.Error()})
-		return
-	}
-	if s.previewer == nil {
-		writeError(w, &lighting.Error{Code: codeUnavailable, Message: "receipt pictures are not available"})
-		return
-	}
-	var png bytes.Buffer
-	if err := s.previewer.PNG(&png, data); err != nil {
-		s.log.Error("drawing a receipt", "job", job.ID, "err", err)
-		writeError(w, err)
-		return
-	}
-	writePNG(w, png.Bytes())
+	s.drawReceipt(w, job)
 }
 
 // decodeStrict decodes one JSON object, refusing invalid UTF-8 (which encoding/json would quietly replace),

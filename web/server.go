@@ -2,9 +2,11 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/stagelink/stagelink/lighting"
 	"github.com/stagelink/stagelink/printer"
+	"github.com/stagelink/stagelink/web/store"
 )
 
 // Config is what the web layer needs from the hub's configuration.
@@ -31,6 +34,22 @@ type Config struct {
 	DiscordInteractions http.Handler // POST /discord/interactions; nil: not configured (404)
 	Video               http.Handler // WHIP, WHEP, HLS and /api/v1/streams; nil: no video (404)
 	Metrics             http.Handler // GET /metrics (Prometheus); nil: 404
+
+	// Content holds the page, accounts, tokens, presets, blocks, audit log and print history; the
+	// dashboard needs it. Nil leaves /admin off (tests of other parts).
+	Content    *store.DB
+	SetupToken string           // one-time token of the first-admin link; "" when accounts exist
+	Limiter    lighting.Limiter // login attempts (shared across hubs with Redis); nil: in memory
+
+	// What the dashboard shows beside lights and print jobs; each may be nil.
+	Streams      func() any         // the streams' status
+	PrinterState func() (any, bool) // the printer's state, false when unknown
+
+	// PrintQueueDepth tells how many print jobs wait, for /metrics and the dashboard's charts; nil or
+	// ok false: not reported. PrinterStatus tells how the printer is, for /metrics; nil or ok false: not
+	// reported. Both are called at every scrape and every 10 s: they must be cheap and must not block.
+	PrintQueueDepth func() (n int, ok bool)
+	PrinterStatus   func() (st printer.PrinterState, ok bool)
 }
 
 // StreamInfo says where viewers find the video.
@@ -65,16 +84,41 @@ type Server struct {
 	io      *socket.Server
 	mux     *http.ServeMux
 	viewers atomic.Int64
+	bridges atomic.Int64
 	demo    DemoDevices
 	paper   DemoPrinter
 	closing atomic.Bool
+	handler http.Handler // mux behind observeRequests
+	metrics *Metrics
+	history *History
+
+	// The dashboard's.
+	feed      *feed
+	page      atomic.Pointer[store.Page]    // what viewers are shown; nil until read
+	blocks    atomic.Pointer[[]store.Block] // as last read
+	limiter   lighting.Limiter
+	argon     argonParams
+	dummyHash string // checked against for unknown names, so they take as long as wrong passwords
+	tokenUse  tokenUse
 
 	previewer *printer.Previewer // nil if the fonts could not be loaded
 }
 
 // New returns a Server. It opens no socket: mount Handler and call Run.
 func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, lights: lights, log: log, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, lights: lights, log: log, mux: http.NewServeMux(), feed: newFeed(), limiter: cfg.Limiter, argon: defaultArgon}
+	s.metrics = newMetrics(metricSources{viewers: s.viewers.Load, bridges: s.bridges.Load, zones: lights.Zones,
+		queueDepth: cfg.PrintQueueDepth, printer: cfg.PrinterStatus})
+	s.history = newHistory(s.viewers.Load, cfg.PrintQueueDepth)
+	s.handler = s.observeRequests(s.mux)
+	if s.limiter == nil {
+		s.limiter = lighting.NewMemoryLimiter()
+	}
+	s.dummyHash = hashPassword(rand.Text(), s.argon)
+	lights.Observe(observers{activityObserver{s.feed}, lightObserver{s.metrics, s.history}})
+	if h, ok := cfg.Print.(*PrintHistory); ok {
+		h.count = s.metrics.PrintJob // set before anything runs
+	}
 	if p, err := printer.NewPreviewer(); err != nil {
 		log.Error("receipt pictures unavailable", "err", err)
 	} else {
@@ -103,22 +147,38 @@ func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
 	bridges := s.io.Of("/bridge", nil)
 	bridges.Use(s.authBridge)
 	bridges.Use(s.prepareBridge)
+	bridges.On("connection", s.onBridge)
+	if cfg.Content != nil {
+		dash := s.io.Of("/admin", nil)
+		dash.Use(s.authAdmin)
+		dash.On("connection", s.onAdmin)
+	}
 
 	s.routes()
 	return s
 }
 
-// Handler returns the HTTP handler for every route.
-func (s *Server) Handler() http.Handler { return s.mux }
+// Handler returns the HTTP handler for every route, which gives each request an id and logs and counts it.
+func (s *Server) Handler() http.Handler { return s.handler }
 
-// Run broadcasts light changes and the viewer count until ctx ends.
+// Run broadcasts light changes and the viewer count, and keeps the dashboard's charts, until ctx ends.
 func (s *Server) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { s.history.Run(ctx) })
 	go s.countViewers(ctx)
 	if s.demo != nil {
 		go s.runDemo(ctx)
 	}
 	if s.paper != nil {
 		go s.runDemoPrinter(ctx)
+	}
+	if s.cfg.Content != nil {
+		go s.syncContent(ctx)
+		go s.runFeed(ctx)
+		if h, ok := s.cfg.Print.(interface{ Changed() <-chan struct{} }); ok {
+			go s.followPrints(ctx, h.Changed())
+		}
 	}
 	return s.lights.Run(ctx, broadcaster{s})
 }
@@ -171,6 +231,21 @@ var _ lighting.Broadcaster = broadcaster{}
 
 func (b broadcaster) Lights(u []lighting.Update) { b.s.io.Of("/", nil).Emit("lights", lightsMsg{u}) }
 func (b broadcaster) Zones(z []lighting.Zone)    { b.s.io.Of("/", nil).Emit("zones", zonesMsg{z}) }
+
+// observers hears commands for several observers.
+type observers []lighting.Observer
+
+func (o observers) Command(v lighting.Viewer, c lighting.Command, e lighting.Entry, err error) {
+	for _, x := range o {
+		x.Command(v, c, e, err)
+	}
+}
+
+func (o observers) Confirmed(zone string, version int64, latency time.Duration) {
+	for _, x := range o {
+		x.Confirmed(zone, version, latency)
+	}
+}
 
 // tokenOK compares a presented token with the accepted ones in constant time.
 func tokenOK(got string, want ...string) bool {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -51,6 +52,8 @@ type client struct {
 	t    *testing.T
 	sock *sio.Socket
 
+	redial func() bool // connects sock again with the same options; false when that timed out
+
 	mu      sync.Mutex
 	events  map[string][][]byte // event name → raw JSON payloads, in arrival order
 	applied map[string]int64    // newest version per zone from `lights` / `light:apply`
@@ -79,9 +82,21 @@ func dialViewer(t *testing.T, url string) *client {
 
 func dialWith(t *testing.T, url, nsp string, auth map[string]any, reconnect bool) (*client, error) {
 	t.Helper()
+	return dialHeaders(t, url, nsp, auth, nil, reconnect)
+}
+
+// dialHeaders is dialWith with extra HTTP headers on the handshake, such as a dashboard's cookie.
+func dialHeaders(t *testing.T, url, nsp string, auth map[string]any, h http.Header, reconnect bool) (*client, error) {
+	t.Helper()
+	c := &client{t: t, events: map[string][][]byte{}, applied: map[string]int64{}, changed: make(chan struct{}, 1)}
+	var err error
+	c.redial = func() bool {
+		var ok bool
+		ok, err = c.dialOnce(url, nsp, auth, h, reconnect)
+		return ok
+	}
 	for range 4 {
-		c, err, ok := dialOnce(t, url, nsp, auth, reconnect)
-		if ok {
+		if c.redial() {
 			return c, err
 		}
 	}
@@ -89,8 +104,12 @@ func dialWith(t *testing.T, url, nsp string, auth map[string]any, reconnect bool
 	return nil, nil
 }
 
-func dialOnce(t *testing.T, url, nsp string, auth map[string]any, reconnect bool) (*client, error, bool) {
+// dialOnce connects c.sock and reports the connection's outcome, or false when none came in two seconds.
+func (c *client) dialOnce(url, nsp string, auth map[string]any, h http.Header, reconnect bool) (bool, error) {
 	opts := sio.DefaultOptions()
+	if h != nil {
+		opts.SetExtraHeaders(h)
+	}
 	opts.SetReconnection(reconnect)
 	opts.SetReconnectionDelay(100)
 	opts.SetForceNew(true)
@@ -100,7 +119,7 @@ func dialOnce(t *testing.T, url, nsp string, auth map[string]any, reconnect bool
 	}
 	m := sio.NewManager(url, opts)
 	s := m.Socket(nsp, opts)
-	c := &client{t: t, sock: s, events: map[string][][]byte{}, applied: map[string]int64{}, changed: make(chan struct{}, 1)}
+	c.sock = s
 	connected := make(chan error, 1)
 	signal := func(err error) {
 		select {
@@ -121,12 +140,19 @@ func dialOnce(t *testing.T, url, nsp string, auth map[string]any, reconnect bool
 	s.Connect()
 	select {
 	case err := <-connected:
-		t.Cleanup(func() { s.Disconnect() })
-		return c, err, true
+		c.t.Cleanup(func() { disconnectQuietly(s) })
+		return true, err
 	case <-time.After(2 * time.Second):
-		s.Disconnect()
-		return nil, nil, false
+		disconnectQuietly(s)
+		return false, nil
 	}
+}
+
+// disconnectQuietly closes s, surviving the panic socket.io-client-go v1.1.0 can raise when a Disconnect
+// races the engine's opening (bridge.disconnect says more).
+func disconnectQuietly(s *sio.Socket) {
+	defer func() { recover() }()
+	s.Disconnect()
 }
 
 func (c *client) record(a []any) {
@@ -183,8 +209,28 @@ func (c *client) waitFor(what string, cond func(c *client) bool) {
 	}
 }
 
-// emit sends an event with an acknowledgement and returns the ack's payload as JSON.
+// emit sends an event with an acknowledgement and returns the ack's payload as JSON. When no
+// acknowledgement comes (emitWithin says why that happens), it sends again, on a new connection when the
+// old one is gone, as the page's client does: the events tests send are safe to repeat.
 func (c *client) emit(event string, payload any) ackMsg {
+	c.t.Helper()
+	for range 3 {
+		if m, ok := c.emitWithin(event, payload, 5*time.Second); ok {
+			return m
+		}
+		if !c.sock.Connected() {
+			disconnectQuietly(c.sock)
+			c.redial()
+		}
+	}
+	c.t.Fatalf("no ack for %s after three tries", event)
+	return ackMsg{}
+}
+
+// emitWithin is emit that reports a missing acknowledgement instead of failing the test: under -race the
+// Socket.IO library now and then drops a connection with no error to the pending ack (README, Known
+// defects), and a client that reconnects may send again.
+func (c *client) emitWithin(event string, payload any, wait time.Duration) (ackMsg, bool) {
 	c.t.Helper()
 	got := make(chan []any, 1)
 	c.sock.Emit(event, payload, func(a []any, err error) {
@@ -200,10 +246,9 @@ func (c *client) emit(event string, payload any) ackMsg {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			c.t.Fatalf("ack %s: %v", raw, err)
 		}
-		return m
-	case <-time.After(10 * time.Second):
-		c.t.Fatalf("no ack for %s", event)
-		return ackMsg{}
+		return m, m.OK || m.Error == nil || m.Error.Code != "internal"
+	case <-time.After(wait):
+		return ackMsg{}, false
 	}
 }
 
@@ -224,14 +269,16 @@ func fakeBridge(t *testing.T, url string, zones []lighting.ZoneSpec) *client {
 			json.Unmarshal(raw, &ap)
 			b.sock.Emit(bridge.EventStatus, bridge.Status{Zone: ap.Zone, Online: true, Version: ap.Version})
 		})
-		ack := b.emit(bridge.EventHello, bridge.Hello{Name: "test", Version: "1", Zones: zones})
+		ack, answered := b.emitWithin(bridge.EventHello, bridge.Hello{Name: "test", Version: "1", Zones: zones}, 5*time.Second)
 		if ack.OK {
 			return b
 		}
-		if last = ack.Error; last.Code != "internal" {
+		if answered {
+			last = ack.Error
 			break // refused by the hub, not lost
 		}
-		b.sock.Disconnect()
+		last = &errorMsg{Code: "internal", Message: "no acknowledgement"}
+		disconnectQuietly(b.sock)
 	}
 	t.Fatalf("hello refused: %+v", last)
 	return nil
@@ -341,19 +388,23 @@ func TestBridgeTokenRefused(t *testing.T) {
 func TestBridgeGoneMarksZonesOffline(t *testing.T) {
 	h := newHub(t, lighting.DefaultConfig())
 	b := fakeBridge(t, h.url, testZones)
-	v, err := dial(t, h.url, "/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The viewer reconnects by itself, as the page does: under load the library sometimes drops a fresh
+	// connection ("transport close"), and a viewer that comes back learns the zones from its hello.
+	v := dialViewer(t, h.url)
 	b.sock.Disconnect()
 	v.waitFor("zones offline", func(c *client) bool {
-		zs := c.events["zones"]
-		if len(zs) == 0 {
-			return false
+		for _, ev := range []string{"zones", "hello"} {
+			zs := c.events[ev]
+			if len(zs) == 0 {
+				continue
+			}
+			var m zonesMsg
+			json.Unmarshal(zs[len(zs)-1], &m)
+			if len(m.Zones) == 3 && !m.Zones[0].Online {
+				return true
+			}
 		}
-		var m zonesMsg
-		json.Unmarshal(zs[len(zs)-1], &m)
-		return len(m.Zones) == 3 && !m.Zones[0].Online
+		return false
 	})
 	if ack := v.emit("light:set", map[string]any{"zone": "desk", "on": false}); ack.OK || ack.Error.Code != lighting.CodeZoneOffline {
 		t.Errorf("ack = %+v, want zone_offline", ack)
@@ -366,10 +417,6 @@ func TestBridgeGoneMarksZonesOffline(t *testing.T) {
 func TestBridgeHelloRefusals(t *testing.T) {
 	h := newHub(t, lighting.DefaultConfig())
 	fakeBridge(t, h.url, testZones[:1])
-	b, err := dial(t, h.url, "/bridge", map[string]any{"token": testBridgeToken})
-	if err != nil {
-		t.Fatal(err)
-	}
 	tests := []struct {
 		name  string
 		hello any
@@ -382,9 +429,23 @@ func TestBridgeHelloRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if ack := b.emit(bridge.EventHello, tt.hello); ack.OK || ack.Error == nil || ack.Error.Code != lighting.CodeBadRequest {
-				t.Errorf("ack = %+v, want bad_request", ack)
+			// A fresh bridge per case, dialled again if its connection drops before the answer.
+			for range 3 {
+				b, err := dial(t, h.url, "/bridge", map[string]any{"token": testBridgeToken})
+				if err != nil {
+					t.Fatal(err)
+				}
+				ack, answered := b.emitWithin(bridge.EventHello, tt.hello, 5*time.Second)
+				disconnectQuietly(b.sock)
+				if !answered {
+					continue
+				}
+				if ack.OK || ack.Error == nil || ack.Error.Code != lighting.CodeBadRequest {
+					t.Errorf("ack = %+v, want bad_request", ack)
+				}
+				return
 			}
+			t.Fatal("no answer to bridge:hello in 3 connections")
 		})
 	}
 	if n := len(h.lights.Zones()); n != 1 {

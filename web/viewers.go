@@ -11,6 +11,7 @@ import (
 	"github.com/zishang520/socket.io/v2/socket"
 
 	"github.com/stagelink/stagelink/lighting"
+	"github.com/stagelink/stagelink/web/store"
 )
 
 // maxCommandBytes bounds a viewer's light:set payload, measured as JSON.
@@ -20,6 +21,7 @@ type helloMsg struct {
 	Zones  []lighting.Zone `json:"zones"`
 	Limits limitsMsg       `json:"limits"`
 	Stream StreamInfo      `json:"stream"`
+	Page   *store.Page     `json:"page,omitempty"` // the streamer's page content; absent without a content store
 }
 
 type limitsMsg struct {
@@ -76,6 +78,7 @@ func (s *Server) onViewer(args ...any) {
 		Zones:  s.lights.Zones(),
 		Limits: limitsMsg{PerSecond: lim.PerSecond, Burst: lim.Burst},
 		Stream: s.cfg.Stream,
+		Page:   s.currentPage(),
 	})
 	if s.demo != nil {
 		sock.Emit("demo:devices", s.demo.Snapshot())

@@ -154,6 +154,8 @@
 
   // The live video (player.js): it plays what each hello names.
   const player = window.stagelinkCreatePlayer(ui.stage);
+  // The streamer's page content (content.js): title, announcement, links and sections.
+  const content = window.stagelinkCreateContent();
 
   // io is defined by /vendor/socket.io.min.js.
   const socket = window.io('/', { auth: authFor(displayName) });
@@ -629,8 +631,10 @@
     const whep = msg.stream && typeof msg.stream.whep === 'string' ? msg.stream.whep : '';
     ui.stage.hidden = !whep;
     player.configure(msg.stream);
+    if ('page' in msg) content.render(msg.page);
     syncZones(msg.zones, true);
   });
+  socket.on('page', (page) => content.render(page));
   socket.on('lights', (msg) => applyLights(msg && msg.zones));
   socket.on('zones', (msg) => syncZones(msg && msg.zones, false));
   socket.on('viewers', (msg) => {
