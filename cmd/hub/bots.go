@@ -112,7 +112,7 @@ func openCommunity(cfg botsConfig, prints *printing, srv func() *web.Server, log
 		return nil, err
 	}
 	onTip := func(t bots.Tip) { srv().Tip(t.Author, t.Amount, t.Currency, t.Text, t.At) }
-	if c.tips, err = bots.NewTips(cfg.tips, prints.tracker, c.mod, onTip, log.With("component", "tips")); err != nil {
+	if c.tips, err = bots.NewTips(cfg.tips, prints.history, c.mod, onTip, log.With("component", "tips")); err != nil {
 		return nil, err
 	}
 	if cfg.tips.Tipply.FeedURL != "" {
@@ -121,7 +121,7 @@ func openCommunity(cfg botsConfig, prints *printing, srv func() *web.Server, log
 		}
 	}
 	if cfg.discord.Token != "" {
-		if c.discord, err = bots.NewDiscord(cfg.discord, prints.tracker, c.mod, prints.state, log.With("component", "discord")); err != nil {
+		if c.discord, err = bots.NewDiscord(cfg.discord, prints.history, c.mod, prints.state, log.With("component", "discord")); err != nil {
 			return nil, err
 		}
 	}

@@ -1,5 +1,6 @@
 // Command hub is stagelink's server: the viewer page, Socket.IO for viewers and bridge agents, and the HTTP
-// API. With no flags it runs the embedded demo: in-memory state and simulated devices.
+// API. With no flags it runs the embedded demo: in-memory state and simulated devices. `hub admin create`
+// creates a dashboard account.
 package main
 
 import (
@@ -13,7 +14,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "hub:", err)
 		os.Exit(1)
 	}

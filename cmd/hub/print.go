@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -20,6 +21,7 @@ type printing struct {
 	log     *slog.Logger
 	queue   printer.Queue
 	tracker *printer.Tracker
+	history *web.PrintHistory // the desk everyone submits to: the tracker, recording into the content store
 	check   web.Check
 	layout  printer.LayoutConfig
 	demo    *printer.DemoPrinter          // the demo's printer, nil otherwise
@@ -88,14 +90,25 @@ func openPrinting(cfg config, demo bool, log *slog.Logger) (p *printing, err err
 		}
 		p.closers = append(p.closers, printed.Close)
 		p.agent = printer.NewAgent(p.queue, out, printed, p.layout, log.With("component", "printer-agent"))
+		if p.demo != nil {
+			p.agent.Name = "demo"
+		}
 	}
 	return p, nil
 }
 
-// state says how the printer is, for the Discord bot's /queue: "" when it is not on this hub.
+// state says how the printer is, for the Discord bot's /queue: from the printer on this hub, else from
+// the last status report of a printer agent elsewhere; "" when none has reported.
 func (p *printing) state() string {
 	if p.status == nil {
-		return ""
+		st, ok := p.tracker.Printer()
+		switch {
+		case !ok:
+			return ""
+		case st.Stale:
+			return "not heard from"
+		}
+		return st.Summary
 	}
 	st, ok := p.status()
 	if !ok {
@@ -119,6 +132,9 @@ func (p *printing) run(ctx context.Context) error {
 	stop := context.AfterFunc(gctx, cancel)
 	defer stop()
 	g.Go(func() error { return p.tracker.Run(actx) })
+	if p.history != nil {
+		g.Go(func() error { return p.history.Run(actx) })
+	}
 	g.Go(func() error {
 		defer stopInfra()
 		if p.agent == nil {
@@ -128,6 +144,15 @@ func (p *printing) run(ctx context.Context) error {
 		return p.agent.Run(actx)
 	})
 	return g.Wait()
+}
+
+// depth is how many jobs wait in the queue, for /metrics and the dashboard's chart: asked of the queue
+// (RabbitMQ's count covers every hub's jobs), within a second.
+func (p *printing) depth() (int, bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, err := p.queue.Depth(ctx)
+	return n, err == nil
 }
 
 // close releases the embedded queue and the record of printed jobs; call it after run returned.

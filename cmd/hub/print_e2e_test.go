@@ -94,7 +94,7 @@ func TestPrintThroughRabbitMQ(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"print-queue":"ok"`) {
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"print-queue":{"ok":true`) {
 		t.Errorf("/readyz: HTTP %d %s, want 200 with print-queue ok", resp.StatusCode, body)
 	}
 }
@@ -136,7 +136,7 @@ func TestPrintBrokerRefuses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.UserPassword("stagelink-nobody", "wrong")
+	u.User = url.UserPassword("stagelink-nobody", "wrong-s3cret")
 	h := runHub(t, []string{"-addr", "127.0.0.1:0", "-data", t.TempDir(), "-demo=false", "-amqp-prefix", "stagelink.test.refused"},
 		map[string]string{"STAGELINK_API_TOKEN": "refused-api", "STAGELINK_AMQP": u.String()})
 	defer h.stop(t)
@@ -147,8 +147,11 @@ func TestPrintBrokerRefuses(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "print-queue") {
-		t.Errorf("/readyz: HTTP %d %s, want 503 naming print-queue", resp.StatusCode, body)
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), `"print-queue":{"ok":false`) {
+		t.Errorf("/readyz: HTTP %d %s, want 503 with print-queue not ok", resp.StatusCode, body)
+	}
+	if strings.Contains(string(body), "s3cret") {
+		t.Errorf("/readyz: %s shows the broker password", body)
 	}
 	req, _ := http.NewRequest(http.MethodPost, h.url+"/api/v1/print", strings.NewReader(`{"text":"nobody hears"}`))
 	req.Header.Set("Authorization", "Bearer refused-api")

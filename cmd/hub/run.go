@@ -24,12 +24,14 @@ import (
 	"github.com/stagelink/stagelink/lighting"
 	"github.com/stagelink/stagelink/printer"
 	"github.com/stagelink/stagelink/web"
+	"github.com/stagelink/stagelink/web/store"
 )
 
 // config is the hub's configuration: flags, each with an environment fallback STAGELINK_<FLAG>.
 type config struct {
 	addr        string
 	redis       cli.Secret
+	mysql       cli.Secret
 	redisPrefix string
 	bridgeToken cli.Secret
 	apiToken    cli.Secret
@@ -56,6 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address: page, Socket.IO, API")
 	fs.Var(&c.redis, "redis", "Redis URL (redis://…) for shared state and rate limits; empty keeps them in memory")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "stagelink:", "prefix of every Redis key, to share one Redis")
+	fs.Var(&c.mysql, "mysql", "MySQL DSN (user:password@tcp(host:3306)/db) for content and accounts; empty: SQLite in -data")
 	fs.Var(&c.bridgeToken, "bridge-token", "token bridge agents present on /bridge (prefer the environment)")
 	fs.Var(&c.apiToken, "api-token", "bearer token for /api/v1 (prefer the environment)")
 	fs.Var(&c.demo, "demo", "run simulated devices (default: on when no bridge token is configured)")
@@ -93,6 +96,11 @@ func (c config) validate() error {
 			errs = append(errs, errors.New("-redis: want redis://[user:password@]host:port[/db]"))
 		}
 	}
+	if c.mysql != "" {
+		if err := contentConfig(c.mysql, c.data).Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := c.lights.Validate(); err != nil {
 		errs = append(errs, err)
 	}
@@ -113,7 +121,10 @@ func (c config) validate() error {
 }
 
 // run is the hub: it returns when ctx ends (after a graceful shutdown) or a part fails.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "admin" {
+		return runAdmin(ctx, args[1:], getenv, stdin, stdout, stderr)
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -127,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	var (
-		store   lighting.Store   = lighting.NewMemoryStore()
+		states  lighting.Store   = lighting.NewMemoryStore()
 		limiter lighting.Limiter = lighting.NewMemoryLimiter()
 		checks  []web.Check
 	)
@@ -137,13 +148,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		defer rdb.Close()
-		store = lighting.NewRedisStore(rdb, cfg.redisPrefix)
+		states = lighting.NewRedisStore(rdb, cfg.redisPrefix)
 		limiter = lighting.NewRedisLimiter(rdb, cfg.redisPrefix)
 		checks = append(checks, web.Check{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		log.Info("state in Redis", "addr", rdb.Options().Addr)
 	} else {
 		log.Info("state in memory (no -redis)")
 	}
+
+	content, err := store.Open(ctx, contentConfig(cfg.mysql, cfg.data), log.With("component", "content"))
+	if err != nil {
+		return err
+	}
+	defer content.Close()
+	checks = append(checks, web.Check{Name: "content", Check: content.Check})
 
 	demo := cfg.demo.Or(cfg.bridgeToken == "")
 	prints, err := openPrinting(cfg, demo, log)
@@ -152,6 +170,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer prints.close()
 	checks = append(checks, prints.check)
+	prints.history = web.NewPrintHistory(prints.tracker, content, log.With("component", "print-history"))
 
 	var srv *web.Server
 	community, err := openCommunity(cfg.bots, prints, func() *web.Server { return srv }, log)
@@ -159,9 +178,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	lights := lighting.NewService(cfg.lights, store, limiter, log.With("component", "lighting"))
-	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.tracker, PrintLayout: prints.layout,
-		Moderation: community.mod, TipWebhooks: community.tips.Handler()}
+	lights := lighting.NewService(cfg.lights, states, limiter, log.With("component", "lighting"))
+	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
+		Moderation: community.mod, TipWebhooks: community.tips.Handler(), Content: content, Limiter: limiter,
+		PrinterStatus: prints.tracker.Printer, PrintQueueDepth: prints.depth}
 	if community.discord != nil && cfg.bots.discord.Mode == bots.DiscordHTTP {
 		wcfg.DiscordInteractions = community.discord.InteractionsHandler()
 	}
@@ -178,15 +198,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintf(stdout, "demo API token (for this run): %s\n", wcfg.APIToken)
 		}
 	}
-	video, streamInfo, err := openVideo(cfg.video, wcfg.APIToken, demo, log.With("component", "video"))
+	apiToken := func(ctx context.Context, token string) bool { return srv.APITokenOK(ctx, token) }
+	video, streamInfo, err := openVideo(cfg.video, apiToken, demo, log.With("component", "video"))
 	if err != nil {
 		return err
 	}
 	wcfg.Video, wcfg.Stream = video.Handler(), streamInfo
+	wcfg.Streams = func() any { return video.Status() }
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), video)
 	wcfg.Metrics = promhttp.HandlerFor(metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	if n, err := content.CountAccounts(ctx); err != nil {
+		return err
+	} else if n == 0 {
+		wcfg.SetupToken = rand.Text()
+	}
 	srv = web.New(wcfg, lights, log.With("component", "web"))
+	metrics.MustRegister(srv.Metrics())
 	if prints.demo != nil {
 		srv.SetDemoPrinter(prints.demo)
 	}
@@ -197,6 +225,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	url := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "stagelink hub listening on %s\n", url)
+	if wcfg.SetupToken != "" {
+		fmt.Fprintf(stdout, "no dashboard account yet: create the first admin at %s/admin/setup#%s (or run `hub admin create`)\n", url, wcfg.SetupToken)
+	}
 
 	g, gctx := errgroup.WithContext(ctx)
 	if demo {

@@ -109,6 +109,15 @@ func TestRunDemo(t *testing.T) {
 		}
 		return false
 	})
+	// The web layer's metrics: the demo bridge and its zones, the demo printer, the requests so far.
+	eventually(t, "the demo venue in /metrics", func() bool {
+		families := metrics(t, hub)
+		return value(families, "stagelink_bridges", nil) == 1 &&
+			value(families, "stagelink_zones", map[string]string{"state": "online"}) == 4 &&
+			value(families, "stagelink_printer_up", nil) == 1 &&
+			value(families, "stagelink_print_queue_depth", nil) == 0 &&
+			value(families, "stagelink_http_requests_total", map[string]string{"route": "POST /api/v1/print", "code": "202"}) == 1
+	})
 	eventually(t, "the HLS playlist", func() bool {
 		resp, err := http.Get(hub + "/hls/live/index.m3u8")
 		if err != nil {
@@ -146,7 +155,9 @@ func runHub(t *testing.T, args []string, env map[string]string) *inProcessHub {
 	out := &lineWriter{prefix: "stagelink hub listening on ", found: found}
 	h := &inProcessHub{cancel: cancel, done: make(chan error, 1)}
 	args = append([]string{"-webrtc-udp", "127.0.0.1:0"}, args...)
-	go func() { h.done <- run(ctx, args, func(k string) string { return env[k] }, out, io.Discard) }()
+	go func() {
+		h.done <- run(ctx, args, func(k string) string { return env[k] }, strings.NewReader(""), out, io.Discard)
+	}()
 	select {
 	case h.url = <-found:
 	case err := <-h.done:
@@ -198,7 +209,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, io.Discard, io.Discard)
+			err := run(context.Background(), tt.args, func(k string) string { return tt.env[k] }, strings.NewReader(""), io.Discard, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
 			}
@@ -225,11 +236,33 @@ func metrics(t *testing.T, hub string) map[string]*dto.MetricFamily {
 	return families
 }
 
+// value returns the value of the counter or gauge of name whose labels include labels; -1 if there is none.
+func value(families map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+	for _, m := range families[name].GetMetric() {
+		have := map[string]string{}
+		for _, l := range m.GetLabel() {
+			have[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range labels {
+			match = match && have[k] == v
+		}
+		if !match {
+			continue
+		}
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	return -1
+}
+
 // TestCameraErrorsHidePasswords: a camera URL that is refused is not repeated, since it may hold a
 // password.
 func TestCameraErrorsHidePasswords(t *testing.T) {
 	for _, rtsp := range []string{"rtsp://admin:hunter2@cam:99999/1", "yard=rtsp://admin:hunter2@/1", "rtsp://admin:hunter2@cam/1,rtsp://admin:hunter2@cam/2"} {
-		err := run(context.Background(), []string{"-rtsp", rtsp}, func(string) string { return "" }, io.Discard, io.Discard)
+		err := run(context.Background(), []string{"-rtsp", rtsp}, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
 		if err == nil || strings.Contains(err.Error(), "hunter2") {
 			t.Errorf("-rtsp %q: %v, want an error without the password", rtsp, err)
 		}

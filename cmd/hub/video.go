@@ -1,7 +1,7 @@
 package main
 
 import (
-	"crypto/subtle"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -56,8 +56,9 @@ func split(s string) []string {
 	return out
 }
 
-// streamingConfig turns the flags into the video server's configuration; apiToken guards publishing.
-func (c videoConfig) streamingConfig(apiToken string) streaming.Config {
+// streamingConfig turns the flags into the video server's configuration; publishing needs a token that
+// apiToken accepts.
+func (c videoConfig) streamingConfig(apiToken func(context.Context, string) bool) streaming.Config {
 	cfg := streaming.Config{
 		UDPAddr:    c.udp,
 		TCPAddr:    c.tcp,
@@ -66,7 +67,7 @@ func (c videoConfig) streamingConfig(apiToken string) streaming.Config {
 		HLS:        c.hls,
 		Authorize: func(r *http.Request) bool {
 			got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			return apiToken != "" && ok && subtle.ConstantTimeCompare([]byte(got), []byte(apiToken)) == 1
+			return ok && apiToken != nil && apiToken(r.Context(), got)
 		},
 	}
 	for _, u := range split(c.iceServers) {
@@ -87,7 +88,7 @@ func (c videoConfig) validate() error {
 	if c.maxViewers <= 0 {
 		errs = append(errs, fmt.Errorf("-max-viewers %d: want at least 1", c.maxViewers))
 	}
-	if err := c.streamingConfig("").Validate(); err != nil {
+	if err := c.streamingConfig(nil).Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.cameras(); err != nil {
@@ -124,7 +125,7 @@ func (c videoConfig) cameras() (map[string]string, error) {
 
 // openVideo builds the video server with its sources: the RTSP camera, and the test pattern when it is
 // on. It returns what viewers are told about the stream in `hello`.
-func openVideo(c videoConfig, apiToken string, demo bool, log *slog.Logger) (*streaming.Server, web.StreamInfo, error) {
+func openVideo(c videoConfig, apiToken func(context.Context, string) bool, demo bool, log *slog.Logger) (*streaming.Server, web.StreamInfo, error) {
 	scfg := c.streamingConfig(apiToken)
 	srv, err := streaming.New(scfg, log)
 	if err != nil {

@@ -184,6 +184,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type launched struct {
 	*hubProc
 	token string
+	data  string // its data directory, removed by stop
+}
+
+// stop stops the hub and removes its data directory.
+func (l launched) stop() {
+	l.hubProc.stop()
+	os.RemoveAll(l.data)
 }
 
 // launchHub builds (unless -hub-bin) and starts a hub on 127.0.0.1 with a random bridge token, no demo,
@@ -201,23 +208,30 @@ func launchHub(ctx context.Context, cfg config, stderr io.Writer, log *slog.Logg
 			return launched{}, err
 		}
 	}
+	// The hub's embedded stores (print queue, content) go in a directory of their own, never the
+	// working directory.
+	data, err := os.MkdirTemp("", "loadtest-data-")
+	if err != nil {
+		return launched{}, err
+	}
 	token := randomToken()
 	loose := strconv.FormatFloat(max(1000, 10*cfg.rate), 'f', -1, 64)
 	burst := strconv.Itoa(int(max(1000, 10*cfg.rate)))
 	args := []string{"-addr", "127.0.0.1:0", "-bridge-token", token, "-demo=false", "-log-level", cfg.hubLogLevel,
 		"-viewer-rate", loose, "-viewer-burst", burst, "-ip-rate", loose, "-ip-burst", burst,
 		"-zone-rate", loose, "-zone-burst", burst,
-		"-api-token", token, "-webrtc-udp", "127.0.0.1:0", "-test-pattern=false", "-max-viewers", "5000"}
+		"-api-token", token, "-webrtc-udp", "127.0.0.1:0", "-test-pattern=false", "-max-viewers", "5000", "-data", data}
 	var also io.Writer
 	if cfg.hubVerbose {
 		also = stderr
 	}
 	h, err := startHub(ctx, bin, args, also)
 	if err != nil {
+		os.RemoveAll(data)
 		return launched{}, err
 	}
 	log.Info("hub started", "url", h.url, "pid", h.pid)
-	return launched{h, token}, nil
+	return launched{h, token, data}, nil
 }
 
 // measureHub runs the venue, the viewers and the clicks against the hub at hubURL and reports.
