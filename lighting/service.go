@@ -20,6 +20,7 @@ type Config struct {
 	ZoneRate   Rate          // per zone, to protect devices
 	Interval   time.Duration // coalescing window of `lights` broadcasts
 	Resend     time.Duration // quiet time after which changed zones are broadcast once more
+	Heartbeat  time.Duration // how often a hub in a cluster tells the others what it owns (see Join)
 	Paused     bool          // start paused
 }
 
@@ -31,6 +32,7 @@ func DefaultConfig() Config {
 		ZoneRate:   Rate{PerSecond: 10, Burst: 10},
 		Interval:   50 * time.Millisecond,
 		Resend:     time.Second,
+		Heartbeat:  2 * time.Second,
 	}
 }
 
@@ -45,8 +47,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("-%s-rate and -%s-burst: %w", r.name, r.name, err))
 		}
 	}
-	if c.Interval <= 0 || c.Resend <= 0 {
-		errs = append(errs, errors.New("lighting: broadcast interval and resend time must be above 0"))
+	if c.Interval <= 0 || c.Resend <= 0 || c.Heartbeat <= 0 {
+		errs = append(errs, errors.New("lighting: broadcast interval, resend time and heartbeat must be above 0"))
 	}
 	return errors.Join(errs...)
 }
@@ -89,12 +91,21 @@ type Service struct {
 	zonesUp  bool                    // the zone list changed since the last `zones`
 	settings map[string]ZoneSettings // the streamer's view of zones, by id; never modified, only replaced
 	blocks   blockList
+	pausedAt int64 // when paused last changed, Unix ms; 0: never (a hub's start flag loses to the cluster)
+
+	// In a cluster (see Join); bus is nil for a single hub.
+	bus      Bus
+	hubID    string
+	outbox   chan clusterMsg
+	announce chan struct{}
+	hubsSeen map[string]time.Time // other hubs, when last heard from; under mu
 }
 
 type zone struct {
 	spec         ZoneSpec
-	link         Link   // the bridge that owns it; nil while no bridge announces it
-	bridge       string // name of the bridge that announced it last; kept after it disconnects
+	link         Link      // the bridge that owns it (a *remoteLink when on another hub); nil while none does
+	bridge       string    // name of the bridge that announced it last; kept after it disconnects
+	attached     time.Time // when that bridge announced it
 	deviceOnline bool
 	lastError    string
 	lastSeen     time.Time // last hello or status of its bridge about it
@@ -124,8 +135,17 @@ func NewService(cfg Config, store Store, limiter Limiter, log *slog.Logger) *Ser
 	return s
 }
 
-// SetPaused pauses or resumes viewers' commands.
+// SetPaused pauses or resumes viewers' commands, on every hub of a cluster.
 func (s *Service) SetPaused(p bool) {
+	s.mu.Lock()
+	s.pausedAt = max(time.Now().UnixMilli(), s.pausedAt+1)
+	mark := pauseMark{Paused: p, At: s.pausedAt}
+	s.setPausedLocked(p)
+	s.mu.Unlock()
+	s.publish(clusterMsg{Kind: msgPause, Paused: &mark})
+}
+
+func (s *Service) setPausedLocked(p bool) {
 	if s.paused.Swap(p) != p {
 		s.log.Info("viewer commands", "paused", p)
 	}
@@ -212,6 +232,7 @@ func (s *Service) commit(ctx context.Context, v Viewer, c Command) (Entry, error
 		}
 	}
 	s.mu.Unlock()
+	s.publish(clusterMsg{Kind: msgEntry, Zone: c.Zone, Entry: toWire(e)})
 	return e, nil
 }
 
@@ -356,7 +377,9 @@ func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs [
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, spec := range specs {
-		if z := s.zones[spec.ID]; z != nil && z.link != nil && z.link != l {
+		// The same bridge may come back through another hub before the cluster hears it left this one.
+		z := s.zones[spec.ID]
+		if z != nil && z.link != nil && z.link != l && (local(z.link) || z.bridge != name) {
 			return &Error{Code: CodeBadRequest, Message: fmt.Sprintf("zone %q belongs to another connected bridge", spec.ID)}
 		}
 	}
@@ -367,7 +390,7 @@ func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs [
 			s.zones[spec.ID] = z
 			s.order = append(s.order, spec.ID)
 		}
-		z.spec, z.link, z.bridge, z.deviceOnline, z.lastError, z.lastSeen = spec, l, name, true, "", now
+		z.spec, z.link, z.bridge, z.attached, z.deviceOnline, z.lastError, z.lastSeen = spec, l, name, now, true, "", now
 		if e := entries[spec.ID]; e.Version >= z.entry.Version {
 			z.entry = e
 		}
@@ -375,6 +398,7 @@ func (s *Service) AttachBridge(ctx context.Context, l Link, name string, specs [
 	}
 	s.zonesUp = true
 	s.kick()
+	s.announceSoon()
 	s.log.Info("bridge attached", "bridge", name, "zones", len(specs))
 	return nil
 }
@@ -390,6 +414,7 @@ func (s *Service) DetachBridge(l Link) {
 		}
 	}
 	s.kick()
+	s.announceSoon()
 }
 
 // ZoneStatus records a bridge's report on one of its zones. Reports about zones it does not own are ignored.
@@ -406,6 +431,7 @@ func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool
 		z.deviceOnline = online
 		s.zonesUp = true
 		s.kick()
+		s.announceSoon()
 	}
 	z.lastError = errText
 	confirm := version > z.entry.Applied && version <= z.entry.Version
@@ -434,6 +460,7 @@ func (s *Service) ZoneStatus(ctx context.Context, l Link, id string, online bool
 		}
 	}
 	s.mu.Unlock()
+	s.publish(clusterMsg{Kind: msgEntry, Zone: id, Entry: toWire(e)})
 	if o := s.observer(); report && o != nil {
 		o.Confirmed(id, version, latency)
 	}
@@ -476,6 +503,11 @@ func (s *Service) kick() {
 // that changed once more, so a viewer that lost a broadcast still ends with the latest state. It also
 // re-sends to bridges the states they have not confirmed after Resend.
 func (s *Service) Run(ctx context.Context, out Broadcaster) error {
+	if s.bus != nil {
+		done := make(chan struct{})
+		go func() { s.runCluster(ctx); close(done) }()
+		defer func() { <-done }()
+	}
 	resend := time.NewTimer(time.Hour)
 	resend.Stop()
 	unconfirmed := time.NewTicker(s.cfg.Resend)
