@@ -190,7 +190,13 @@ func (c *client) record(a []any) {
 // waitFor polls cond, under the client's lock, until it holds or 10 s pass.
 func (c *client) waitFor(what string, cond func(c *client) bool) {
 	c.t.Helper()
-	deadline := time.After(10 * time.Second)
+	c.waitWithin(10*time.Second, what, cond)
+}
+
+// waitWithin is waitFor with a deadline of its own.
+func (c *client) waitWithin(d time.Duration, what string, cond func(c *client) bool) {
+	c.t.Helper()
+	deadline := time.After(d)
 	for {
 		c.mu.Lock()
 		ok := cond(c)
@@ -489,8 +495,11 @@ func TestEveryViewerEndsWithLatestState(t *testing.T) {
 	}
 	wg.Wait()
 	t.Logf("final versions %v; hub %+v", final, h.lights.Zones())
+	// Now and then, under -race, a fresh Go client hears nothing after it connects, not even the hello
+	// (README, Known defects); the ping timeout (45 s) ends such a connection and the client, reconnecting,
+	// gets the state in its hello. Every viewer must end with the final state, at worst that late.
 	for _, v := range viewers {
-		v.waitFor("final state", func(c *client) bool {
+		v.waitWithin(time.Minute, "final state", func(c *client) bool {
 			for z, ver := range final {
 				if c.applied["confirmed:"+z] != ver {
 					return false
