@@ -70,9 +70,7 @@ func TestRedisSharedRateLimits(t *testing.T) {
 	args := []string{"-addr", "127.0.0.1:0", "-redis", redis, "-redis-prefix", prefix, "-zone-rate", "0.2", "-zone-burst", "3"}
 	_, hubA := startHub(t, args...)
 	_, hubB := startHub(t, args...)
-	// Each hub needs a bridge that announces the zone; both drive the same devices.
 	startBridge(t, v.config(t, hubA))
-	startBridge(t, v.config(t, hubB))
 	waitOnline(t, hubA, 3)
 	waitOnline(t, hubB, 3)
 
@@ -84,4 +82,45 @@ func TestRedisSharedRateLimits(t *testing.T) {
 	if code := setColor(t, hubB, "lamp", "#123456"); code != http.StatusTooManyRequests {
 		t.Errorf("4th set, on the other hub: HTTP %d, want 429: the burst of 3 is shared", code)
 	}
+}
+
+// TestRedisCluster: three hub processes on one Redis. The bridge is connected to hub A: a command sent to
+// hub B reaches the device, a viewer of hub C (the official socket.io-client) sets a colour and sees it
+// confirmed, and when hub A stops, the others show its zones offline at once.
+func TestRedisCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: end-to-end")
+	}
+	needNode(t)
+	redis := redisURL(t)
+	args := []string{"-addr", "127.0.0.1:0", "-redis", redis, "-redis-prefix", "stagelink-test-" + rand.Text()[:8] + ":"}
+	v := newVenue(t)
+	a, hubA := startHub(t, args...)
+	_, hubB := startHub(t, args...)
+	_, hubC := startHub(t, args...)
+	startBridge(t, v.config(t, hubA))
+	for _, hub := range []string{hubA, hubB, hubC} {
+		waitOnline(t, hub, 3)
+	}
+
+	if code := setColor(t, hubB, "desk", "#102030"); code != http.StatusOK {
+		t.Fatalf("set through hub B: HTTP %d", code)
+	}
+	eventually(t, "the device on hub A's bridge shows hub B's colour", func() bool { return v.wledShows("#102030") })
+	eventually(t, "hub C shows it confirmed", func() bool {
+		z := zones(t, hubC).Zones[0]
+		return z.State.Color == "#102030" && z.Confirmed
+	})
+
+	res := runNode(t, "viewer.mjs", "HUB_URL="+hubC, "ZONE=desk", "COLOR=#405060")
+	if res["ok"] != true {
+		t.Fatalf("viewer.mjs on hub C: %v", res)
+	}
+	if !v.wledShows("#405060") {
+		t.Errorf("WLED shows %v, want hub C's viewer's #405060", v.wled.Snapshot().Segments[0].Colors[0])
+	}
+
+	a.stop(t)
+	waitOnline(t, hubB, 0)
+	waitOnline(t, hubC, 0)
 }

@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -141,6 +143,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		states  lighting.Store   = lighting.NewMemoryStore()
 		limiter lighting.Limiter = lighting.NewMemoryLimiter()
 		checks  []web.Check
+		bus     lighting.Bus // nil: this hub is alone
 	)
 	if cfg.redis != "" {
 		rdb, err := lighting.OpenRedis(string(cfg.redis))
@@ -150,6 +153,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		defer rdb.Close()
 		states = lighting.NewRedisStore(rdb, cfg.redisPrefix)
 		limiter = lighting.NewRedisLimiter(rdb, cfg.redisPrefix)
+		bus = lighting.NewRedisBus(rdb, cfg.redisPrefix)
 		checks = append(checks, web.Check{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		log.Info("state in Redis", "addr", rdb.Options().Addr)
 	} else {
@@ -179,6 +183,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	lights := lighting.NewService(cfg.lights, states, limiter, log.With("component", "lighting"))
+	if bus != nil {
+		id := hubID()
+		lights.Join(bus, id)
+		log.Info("in a cluster with the hubs sharing this Redis and prefix", "hub", id)
+	}
 	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
 		Moderation: community.mod, TipWebhooks: community.tips.Handler(), Content: content, Limiter: limiter,
 		PrinterStatus: prints.tracker.Printer, PrintQueueDepth: prints.depth}
@@ -264,4 +273,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return hs.Shutdown(sctx)
 	})
 	return g.Wait()
+}
+
+// hubID names this process among the hubs of a cluster: the host name (a pod's name under Kubernetes)
+// and a random suffix, since a restarted hub is a new member.
+func hubID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "hub"
+	}
+	if len(host) > 40 {
+		host = host[:40]
+	}
+	return host + "-" + strings.ToLower(rand.Text()[:6])
 }
