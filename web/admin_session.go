@@ -165,7 +165,7 @@ func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
 	if len(name) > 64 { // no account has such a name; keep the limiter's key short
 		name = name[:64]
 	}
-	if err := s.loginAllowed(r.Context(), hostOf(r.RemoteAddr), name); err != nil {
+	if err := s.loginAllowed(r.Context(), s.clientIP(r.RemoteAddr, r.Header), name); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -183,7 +183,7 @@ func (s *Server) adminLogin(w http.ResponseWriter, r *http.Request) {
 		s.log.Error("account has a malformed password hash", "account", name)
 	}
 	if err != nil || !ok {
-		s.audit(r.Context(), name, "login.failed", "", "from "+hostOf(r.RemoteAddr))
+		s.audit(r.Context(), name, "login.failed", "", "from "+s.clientIP(r.RemoteAddr, r.Header))
 		adminFail(w, http.StatusUnauthorized, codeUnauthorized, "wrong name or password")
 		return
 	}
@@ -220,7 +220,7 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, who store.
 	}
 	setCookie(w, r, sessionCookie, id, "/", sessionTTL)
 	setCookie(w, r, loginCookie, "", "/admin/api/", 0)
-	s.audit(r.Context(), who.Name, "login", "", "from "+hostOf(r.RemoteAddr))
+	s.audit(r.Context(), who.Name, "login", "", "from "+s.clientIP(r.RemoteAddr, r.Header))
 	writeJSON(w, http.StatusOK, meMsg{OK: true, Account: who, CSRF: sess.CSRF})
 }
 
@@ -255,7 +255,7 @@ func (s *Server) adminSetup(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, maxAdminBody, &req) {
 		return
 	}
-	if err := s.loginAllowed(r.Context(), hostOf(r.RemoteAddr), "setup"); err != nil {
+	if err := s.loginAllowed(r.Context(), s.clientIP(r.RemoteAddr, r.Header), "setup"); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -295,7 +295,7 @@ func (s *Server) adminPassword(w http.ResponseWriter, r *http.Request, who store
 	if !readJSON(w, r, maxAdminBody, &req) {
 		return
 	}
-	if err := s.loginAllowed(r.Context(), hostOf(r.RemoteAddr), who.Name); err != nil {
+	if err := s.loginAllowed(r.Context(), s.clientIP(r.RemoteAddr, r.Header), who.Name); err != nil {
 		writeError(w, err)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,9 @@ type Config struct {
 	APIToken     string     // bearer token for /api/v1; empty disables the token-guarded endpoints
 	Stream       StreamInfo // told to viewers in `hello`
 	Checks       []Check    // dependencies /readyz reports
+	// TrustedProxies are the reverse proxies (nginx) whose X-Forwarded-For tells a client's address, for
+	// per-address rate limits and blocks; from anyone else the header is ignored.
+	TrustedProxies []netip.Prefix
 
 	Print       PrintDesk            // print jobs for /api/v1/print; nil answers that printing is not set up
 	PrintLayout printer.LayoutConfig // header and footer of receipt pictures

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 	"unicode"
@@ -52,7 +53,7 @@ func (s *Server) prepareViewer(sock *socket.Socket, next func(*socket.ExtendedEr
 	}
 	v := lighting.Viewer{
 		Conn: string(sock.Id()),
-		IP:   hostOf(sock.Handshake().Address),
+		IP:   s.clientIP(sock.Handshake().Address, http.Header(sock.Handshake().Headers)),
 		Name: displayName(sock.Handshake().Auth, string(sock.Id())),
 	}
 	sock.On("light:set", func(a ...any) {

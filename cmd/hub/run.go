@@ -31,16 +31,17 @@ import (
 
 // config is the hub's configuration: flags, each with an environment fallback STAGELINK_<FLAG>.
 type config struct {
-	addr        string
-	redis       cli.Secret
-	mysql       cli.Secret
-	redisPrefix string
-	bridgeToken cli.Secret
-	apiToken    cli.Secret
-	demo        cli.AutoBool
-	paused      bool
-	logLevel    string
-	lights      lighting.Config
+	addr           string
+	redis          cli.Secret
+	mysql          cli.Secret
+	redisPrefix    string
+	trustedProxies string
+	bridgeToken    cli.Secret
+	apiToken       cli.Secret
+	demo           cli.AutoBool
+	paused         bool
+	logLevel       string
+	lights         lighting.Config
 
 	data        string
 	amqp        cli.Secret
@@ -61,6 +62,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.Var(&c.redis, "redis", "Redis URL (redis://…) for shared state and rate limits; empty keeps them in memory")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "stagelink:", "prefix of every Redis key, to share one Redis")
 	fs.Var(&c.mysql, "mysql", "MySQL DSN (user:password@tcp(host:3306)/db) for content and accounts; empty: SQLite in -data")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated addresses or CIDRs of reverse proxies (nginx) whose X-Forwarded-For names the client")
 	fs.Var(&c.bridgeToken, "bridge-token", "token bridge agents present on /bridge (prefer the environment)")
 	fs.Var(&c.apiToken, "api-token", "bearer token for /api/v1 (prefer the environment)")
 	fs.Var(&c.demo, "demo", "run simulated devices (default: on when no bridge token is configured)")
@@ -92,6 +94,9 @@ func (c config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		errs = append(errs, fmt.Errorf("-addr %q: want host:port, for example :8080", c.addr))
+	}
+	if _, err := web.ParseTrustedProxies(c.trustedProxies); err != nil {
+		errs = append(errs, fmt.Errorf("-trusted-proxies: %v", err))
 	}
 	if c.redis != "" {
 		if _, err := redis.ParseURL(string(c.redis)); err != nil {
@@ -188,7 +193,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		lights.Join(bus, id)
 		log.Info("in a cluster with the hubs sharing this Redis and prefix", "hub", id)
 	}
-	wcfg := web.Config{APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
+	proxies, _ := web.ParseTrustedProxies(cfg.trustedProxies) // validated with the flags
+	wcfg := web.Config{TrustedProxies: proxies, APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
 		Moderation: community.mod, TipWebhooks: community.tips.Handler(), Content: content, Limiter: limiter,
 		PrinterStatus: prints.tracker.Printer, PrintQueueDepth: prints.depth}
 	if community.discord != nil && cfg.bots.discord.Mode == bots.DiscordHTTP {

@@ -191,6 +191,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 	}{
 		{"bad address", []string{"-addr", "nowhere"}, nil, "-addr"},
 		{"bad redis URL", []string{"-redis", "mysql://x"}, nil, "-redis"},
+		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/8,nginx"}, nil, "-trusted-proxies"},
 		{"zero rate", []string{"-viewer-rate", "0"}, nil, "viewer"},
 		{"bad env value", nil, map[string]string{"STAGELINK_PAUSED": "maybe"}, "STAGELINK_PAUSED"},
 		{"stray argument", []string{"extra"}, nil, "unexpected"},
