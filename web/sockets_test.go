@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -314,12 +315,19 @@ func TestViewerSetReachesBridgeAndOthers(t *testing.T) {
 	b.waitFor("light:apply at the bridge", func(c *client) bool { return c.applied["desk"] >= ack.Version })
 	bob.waitFor("confirmed lights at the other viewer", func(c *client) bool { return c.applied["confirmed:desk"] == ack.Version })
 
+	// The confirmed state came in `lights`, or in the `hello` when the change was quicker than bob's greeting.
 	bob.mu.Lock()
 	defer bob.mu.Unlock()
-	var last lightsMsg
-	msgs := bob.events["lights"]
-	json.Unmarshal(msgs[len(msgs)-1], &last)
-	got := last.Zones[0]
+	var got lighting.Update
+	for _, raw := range append(slices.Clone(bob.events["hello"]), bob.events["lights"]...) {
+		var m lightsMsg
+		json.Unmarshal(raw, &m)
+		for _, u := range m.Zones {
+			if u.ID == "desk" && u.Version == ack.Version {
+				got = u
+			}
+		}
+	}
 	if got.ID != "desk" || got.State.Color != (lighting.Color{R: 255}) || got.State.Effect != "Blink" || got.State.By != "Alice" {
 		t.Errorf("last lights = %+v, want desk red Blink by Alice", got)
 	}
