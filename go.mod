@@ -26,6 +26,7 @@ require (
 	github.com/zishang520/engine.io/v2 v2.5.0
 	github.com/zishang520/socket.io-client-go v1.1.0
 	github.com/zishang520/socket.io-go-parser/v2 v2.5.0
+	github.com/zishang520/socket.io-go-redis v1.3.0
 	github.com/zishang520/socket.io/v2 v2.5.0
 	go.bug.st/serial v1.6.4
 	golang.org/x/crypto v0.57.0

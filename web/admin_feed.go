@@ -129,6 +129,7 @@ func (s *Server) onAdmin(args ...any) {
 	if !ok {
 		return
 	}
+	sock.Join(everyone)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	sock.Emit("state", s.dashboardState(ctx))
@@ -214,7 +215,7 @@ func (s *Server) runFeed(ctx context.Context) {
 			return
 		case <-seriesT.C:
 			if s.feed.sockets.Load() > 0 {
-				nsp.Emit("series", s.series())
+				nsp.Local().Emit("series", s.series())
 			}
 			continue
 		case <-actT.C:
@@ -236,7 +237,7 @@ func (s *Server) runFeed(ctx context.Context) {
 			continue
 		}
 		last = b
-		nsp.Emit("state", json.RawMessage(b))
+		nsp.Local().Emit("state", json.RawMessage(b))
 	}
 }
 
@@ -247,13 +248,13 @@ func (s *Server) sendActivity(ctx context.Context, nsp socket.Namespace) {
 	s.feed.pending, s.feed.prints = nil, false
 	s.feed.mu.Unlock()
 	if len(items) > 0 {
-		nsp.Emit("activity", activityMsg{Items: items})
+		nsp.Local().Emit("activity", activityMsg{Items: items})
 	}
 	if prints && s.feed.sockets.Load() > 0 {
 		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if jobs, err := s.recentPrints(sctx); err == nil {
-			nsp.Emit("prints", printsMsg{OK: true, Jobs: jobs})
+			nsp.Local().Emit("prints", printsMsg{OK: true, Jobs: jobs})
 		}
 		s.feed.kick() // the queue counts changed too
 	}

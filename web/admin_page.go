@@ -38,17 +38,24 @@ func (s *Server) adminSetPage(w http.ResponseWriter, r *http.Request, who store.
 		return
 	}
 	s.audit(r.Context(), who.Name, "page.edit", "", "title "+p.Title)
-	s.showPage(p)
+	s.showPage(p, true)
 	writeJSON(w, http.StatusOK, pageMsg{OK: true, Page: p})
 }
 
-// showPage makes p the page viewers see, telling open pages and dashboards when it changed.
-func (s *Server) showPage(p store.Page) {
+// showPage makes p the page viewers see, telling open pages and dashboards when it changed: those of
+// every hub of a cluster for an edit made here (the others take it into their hello at their next read),
+// this hub's for a change it read from the store.
+func (s *Server) showPage(p store.Page, everywhere bool) {
 	if old := s.page.Swap(&p); old != nil && old.UpdatedAt.Equal(p.UpdatedAt) && old.UpdatedBy == p.UpdatedBy {
 		return
 	}
-	s.io.Of("/", nil).Emit("page", p)
-	s.io.Of("/admin", nil).Emit("page", p)
+	for _, nsp := range []string{"/", "/admin"} {
+		if everywhere {
+			s.emitEverywhere(nsp, "page", p)
+		} else {
+			s.io.Of(nsp, nil).Local().Emit("page", p)
+		}
+	}
 }
 
 // currentPage is the page content for a viewer's hello.
@@ -102,7 +109,7 @@ func (s *Server) loadContent(ctx context.Context) {
 	defer cancel()
 	p, err := s.cfg.Content.Page(ctx)
 	if err == nil {
-		s.showPage(p)
+		s.showPage(p, false)
 		err = s.loadZoneSettings(ctx)
 	}
 	if err == nil {

@@ -29,7 +29,7 @@ func (s *Server) runDemo(ctx context.Context) {
 			return
 		case <-s.demo.Changed():
 		}
-		s.io.Of("/", nil).Emit("demo:devices", s.demo.Snapshot())
+		s.io.Of("/", nil).Local().Emit("demo:devices", s.demo.Snapshot())
 		select {
 		case <-ctx.Done():
 			return
@@ -82,7 +82,7 @@ func (s *Server) runDemoPrinter(ctx context.Context) {
 			return
 		case <-s.paper.Changed():
 		}
-		s.io.Of("/", nil).Emit("demo:printer", s.demoPrinterMsg())
+		s.io.Of("/", nil).Local().Emit("demo:printer", s.demoPrinterMsg())
 	}
 }
 

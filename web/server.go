@@ -29,6 +29,10 @@ type Config struct {
 	// TrustedProxies are the reverse proxies (nginx) whose X-Forwarded-For tells a client's address, for
 	// per-address rate limits and blocks; from anyone else the header is ignored.
 	TrustedProxies []netip.Prefix
+	// Adapter carries Socket.IO broadcasts and disconnects to the other hubs of a cluster (the Redis
+	// adapter); nil keeps them in this process. Each hub sends its own viewers the light state it keeps
+	// in step with the cluster (lighting.Service.Join), so those broadcasts stay local.
+	Adapter socket.AdapterConstructor
 
 	Print       PrintDesk            // print jobs for /api/v1/print; nil answers that printing is not set up
 	PrintLayout printer.LayoutConfig // header and footer of receipt pictures
@@ -144,6 +148,9 @@ func New(cfg Config, lights *lighting.Service, log *slog.Logger) *Server {
 	// after the first one of a batch (transports/websocket.go), losing the rest: FACTS.md's lost bursts.
 	// Setting it, with a threshold no event reaches, takes the path that writes every packet.
 	opts.SetPerMessageDeflate(&types.PerMessageDeflate{Threshold: 1 << 20})
+	if cfg.Adapter != nil {
+		opts.SetAdapter(cfg.Adapter)
+	}
 	s.io = socket.NewServer(nil, opts)
 	viewers := s.io.Of("/", nil)
 	viewers.Use(s.prepareViewer)
@@ -211,7 +218,7 @@ func (s *Server) countViewers(ctx context.Context) {
 		}
 		if n := s.viewers.Load(); n != last {
 			last = n
-			s.io.Of("/", nil).Emit("viewers", viewersMsg{Count: n})
+			s.io.Of("/", nil).Local().Emit("viewers", viewersMsg{Count: n})
 		}
 	}
 }
@@ -228,13 +235,15 @@ type zonesMsg struct {
 	Zones []lighting.Zone `json:"zones"`
 }
 
-// broadcaster sends the Service's broadcasts to every viewer.
+// broadcaster sends the Service's broadcasts to this hub's viewers.
 type broadcaster struct{ s *Server }
 
 var _ lighting.Broadcaster = broadcaster{}
 
-func (b broadcaster) Lights(u []lighting.Update) { b.s.io.Of("/", nil).Emit("lights", lightsMsg{u}) }
-func (b broadcaster) Zones(z []lighting.Zone)    { b.s.io.Of("/", nil).Emit("zones", zonesMsg{z}) }
+func (b broadcaster) Lights(u []lighting.Update) {
+	b.s.io.Of("/", nil).Local().Emit("lights", lightsMsg{u})
+}
+func (b broadcaster) Zones(z []lighting.Zone) { b.s.io.Of("/", nil).Local().Emit("zones", zonesMsg{z}) }
 
 // observers hears commands for several observers.
 type observers []lighting.Observer

@@ -24,7 +24,7 @@ func (s *Server) Tip(author string, amount int64, currency, text string, at time
 		s.log.Warn("tip with an amount that cannot be shown", "err", err)
 		return
 	}
-	s.io.Of("/", nil).Emit("tip", TipMsg{
+	s.emitEverywhere("/", "tip", TipMsg{
 		Author:   pageText(author, printer.MaxAuthorRunes),
 		Amount:   amount,
 		Currency: currency,

@@ -56,6 +56,7 @@ func (s *Server) prepareViewer(sock *socket.Socket, next func(*socket.ExtendedEr
 		IP:   s.clientIP(sock.Handshake().Address, http.Header(sock.Handshake().Headers)),
 		Name: displayName(sock.Handshake().Auth, string(sock.Id())),
 	}
+	sock.Join(everyone)
 	sock.On("light:set", func(a ...any) {
 		payload, ack := splitAck(a)
 		reply := s.setLight(v, payload)

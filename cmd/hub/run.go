@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/zishang520/socket.io/v2/socket"
 	"io"
 	"log/slog"
 	"net"
@@ -145,10 +146,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 
 	var (
-		states  lighting.Store   = lighting.NewMemoryStore()
-		limiter lighting.Limiter = lighting.NewMemoryLimiter()
-		checks  []web.Check
-		bus     lighting.Bus // nil: this hub is alone
+		states        lighting.Store   = lighting.NewMemoryStore()
+		limiter       lighting.Limiter = lighting.NewMemoryLimiter()
+		checks        []web.Check
+		bus           lighting.Bus // nil: this hub is alone
+		socketAdapter socket.AdapterConstructor
 	)
 	if cfg.redis != "" {
 		rdb, err := lighting.OpenRedis(string(cfg.redis))
@@ -159,6 +161,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		states = lighting.NewRedisStore(rdb, cfg.redisPrefix)
 		limiter = lighting.NewRedisLimiter(rdb, cfg.redisPrefix)
 		bus = lighting.NewRedisBus(rdb, cfg.redisPrefix)
+		var closeAdapter func()
+		socketAdapter, closeAdapter, err = web.RedisAdapter(ctx, string(cfg.redis), cfg.redisPrefix, log.With("component", "socket.io-redis"))
+		if err != nil {
+			return err
+		}
+		defer closeAdapter()
 		checks = append(checks, web.Check{Name: "redis", Check: func(ctx context.Context) error { return rdb.Ping(ctx).Err() }})
 		log.Info("state in Redis", "addr", rdb.Options().Addr)
 	} else {
@@ -194,7 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		log.Info("in a cluster with the hubs sharing this Redis and prefix", "hub", id)
 	}
 	proxies, _ := web.ParseTrustedProxies(cfg.trustedProxies) // validated with the flags
-	wcfg := web.Config{TrustedProxies: proxies, APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
+	wcfg := web.Config{TrustedProxies: proxies, Adapter: socketAdapter, APIToken: string(cfg.apiToken), Checks: checks, Print: prints.history, PrintLayout: prints.layout,
 		Moderation: community.mod, TipWebhooks: community.tips.Handler(), Content: content, Limiter: limiter,
 		PrinterStatus: prints.tracker.Printer, PrintQueueDepth: prints.depth}
 	if community.discord != nil && cfg.bots.discord.Mode == bots.DiscordHTTP {
