@@ -318,12 +318,18 @@ func zones(t *testing.T, hub string) zonesReply {
 // eventually polls cond for up to 15 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
+	eventuallyEvery(t, 50*time.Millisecond, what, cond)
+}
+
+// eventuallyEvery polls cond every interval for up to 15 s.
+func eventuallyEvery(t *testing.T, interval time.Duration, what string, cond func() bool) {
+	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }
 

@@ -28,7 +28,7 @@ func TestRender(t *testing.T) {
 	}
 	s := string(got)
 	for _, want := range []string{
-		"server 127.0.0.1:1 max_fails=1 fail_timeout=5s;\n    server 127.0.0.1:2 max_fails=1 fail_timeout=5s;\n    server 127.0.0.1:3 max_fails=1 fail_timeout=5s;\n    keepalive",
+		"server 127.0.0.1:1 max_fails=1 fail_timeout=2s;\n    server 127.0.0.1:2 max_fails=1 fail_timeout=2s;\n    server 127.0.0.1:3 max_fails=1 fail_timeout=2s;\n    keepalive",
 		"upstream stagelink_origin {\n    server 127.0.0.1:1;\n",
 		"listen 127.0.0.1:8443 ssl http2;",
 		"listen 127.0.0.1:8080;",

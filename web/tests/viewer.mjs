@@ -7,7 +7,7 @@
 //   5. A sends malformed light:set payloads and gets ok:false with bad_request / unknown_zone.
 //
 //   HUB_URL=http://127.0.0.1:8080 [ZONE=desk] [COLOR=#ff3366] [TIMEOUT_MS=10000] [NAME=viewer-test] \
-//   [TRANSPORTS=websocket|polling] node tests/viewer.mjs
+//   [TRANSPORTS=websocket|polling] [WITH_CREDENTIALS=1] node tests/viewer.mjs
 //
 // Prints one JSON line to stdout and exits 0 on success; prints "viewer.mjs: <why>" to
 // stderr (and a JSON line with ok:false to stdout) and exits 1 otherwise. TIMEOUT_MS bounds
@@ -39,6 +39,9 @@ if (!/^#[0-9a-f]{6}$/.test(color)) fail(`COLOR ${JSON.stringify(color)} is not #
 function connect(name) {
   const opts = { auth: name ? { name } : {}, reconnection: false, timeout: timeoutMs, forceNew: true };
   if (env.TRANSPORTS) opts.transports = env.TRANSPORTS.split(',');
+  // Keep cookies, as a browser does: behind nginx the sticky-session cookie keeps polling and the
+  // WebSocket upgrade on one hub.
+  if (env.WITH_CREDENTIALS) opts.withCredentials = true;
   const socket = io(new URL('/', hubURL).href, opts);
   sockets.push(socket);
   return new Promise((resolve, reject) => {
