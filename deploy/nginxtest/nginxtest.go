@@ -12,6 +12,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
@@ -31,6 +32,8 @@ import (
 type Options struct {
 	Hubs   []string // host:port of every hub: upstream stagelink_hubs
 	Origin string   // host:port of the video origin, upstream stagelink_origin; empty: Hubs[0]
+	// Plain serves the site over plain HTTP: for the load tool, which measures the hubs, not TLS.
+	Plain bool
 }
 
 // Nginx is a running nginx with the stagelink config.
@@ -42,6 +45,7 @@ type Nginx struct {
 	Dir     string       // the prefix: nginx.conf, stagelink.conf, error.log, access.log
 
 	cmd  *exec.Cmd
+	out  bytes.Buffer // what nginx wrote before its error log opened
 	done chan struct{}
 }
 
@@ -55,10 +59,8 @@ func ConfigPath() string {
 // installs Debian's nginx, it fails instead.
 func Binary(t testing.TB) string {
 	t.Helper()
-	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
-		if path, err := exec.LookPath(p); err == nil {
-			return path
-		}
+	if path, err := lookNginx(); err == nil {
+		return path
 	}
 	if os.Getenv("CI") != "" {
 		t.Fatal("nginx is missing (CI installs Debian's nginx: see .ci/run)")
@@ -67,10 +69,20 @@ func Binary(t testing.TB) string {
 	return ""
 }
 
+// lookNginx finds nginx on PATH or where Debian puts it (root's PATH may lack /usr/sbin).
+func lookNginx() (string, error) {
+	for _, p := range []string{"nginx", "/usr/sbin/nginx"} {
+		if path, err := exec.LookPath(p); err == nil {
+			return path, nil
+		}
+	}
+	return "", errors.New("nginx is missing: apt-get install nginx")
+}
+
 // Render rewrites the config for loopback: the upstream servers become o's hubs, the listen directives
-// httpsAddr and httpAddr, the certificate and cache paths lie under dir. It fails when a line it
+// siteAddr and httpAddr, the certificate and cache paths lie under dir. It fails when a line it
 // rewrites is not in conf, so a changed config cannot silently escape the tests.
-func Render(conf []byte, o Options, httpsAddr, httpAddr, dir string) ([]byte, error) {
+func Render(conf []byte, o Options, siteAddr, httpAddr, dir string) ([]byte, error) {
 	if len(o.Hubs) == 0 {
 		return nil, fmt.Errorf("nginxtest: no hubs")
 	}
@@ -78,6 +90,10 @@ func Render(conf []byte, o Options, httpsAddr, httpAddr, dir string) ([]byte, er
 		o.Origin = o.Hubs[0]
 	}
 	s := string(conf)
+	tlsParams := " ssl http2"
+	if o.Plain {
+		tlsParams = ""
+	}
 	var err error
 	upstream := func(name string, servers []string) {
 		if err != nil {
@@ -91,7 +107,7 @@ func Render(conf []byte, o Options, httpsAddr, httpAddr, dir string) ([]byte, er
 		return nil, err
 	}
 	for _, r := range []struct{ re, with string }{
-		{`(?m)^(\s*)listen 443 ssl http2;.*$`, "${1}listen " + httpsAddr + " ssl http2;"},
+		{`(?m)^(\s*)listen 443 ssl http2;.*$`, "${1}listen " + siteAddr + tlsParams + ";"},
 		{`(?m)^\s*listen \[::\]:443 ssl http2;\n`, ""},
 		{`(?m)^(\s*)listen 80;$`, "${1}listen " + httpAddr + ";"},
 		{`(?m)^\s*listen \[::\]:80;\n`, ""},
@@ -160,12 +176,12 @@ http {
 `
 
 // prepare writes nginx.conf, the rendered stagelink.conf and a certificate for 127.0.0.1 into dir.
-func prepare(o Options, httpsAddr, httpAddr, dir string) error {
+func prepare(o Options, siteAddr, httpAddr, dir string) error {
 	conf, err := os.ReadFile(ConfigPath())
 	if err != nil {
 		return err
 	}
-	rendered, err := Render(conf, o, httpsAddr, httpAddr, dir)
+	rendered, err := Render(conf, o, siteAddr, httpAddr, dir)
 	if err != nil {
 		return err
 	}
@@ -207,17 +223,47 @@ func Check(t testing.TB, o Options) {
 // Start runs nginx in front of o's hubs until the test ends.
 func Start(t testing.TB, o Options) *Nginx {
 	t.Helper()
-	bin := Binary(t)
-	dir := t.TempDir()
-	httpsAddr, httpAddr := freeAddr(t), freeAddr(t)
-	if err := prepare(o, httpsAddr, httpAddr, dir); err != nil {
+	Binary(t)
+	n, err := Run(t.TempDir(), o)
+	if err != nil {
 		t.Fatal(err)
 	}
-	n := &Nginx{URL: "https://" + httpsAddr, HTTPURL: "http://" + httpAddr, CAFile: filepath.Join(dir, "tls", "fullchain.pem"), Dir: dir, done: make(chan struct{})}
+	t.Cleanup(func() {
+		n.Close()
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(n.Dir, "error.log"))
+			t.Logf("nginx error.log:\n%s%s", n.out.String(), log)
+		}
+	})
+	return n
+}
+
+// Run starts nginx with its files in dir, in front of o's hubs, and returns once it listens; Close
+// stops it. The load tool uses it outside tests.
+func Run(dir string, o Options) (*Nginx, error) {
+	bin, err := lookNginx()
+	if err != nil {
+		return nil, err
+	}
+	siteAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	httpAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	if err := prepare(o, siteAddr, httpAddr, dir); err != nil {
+		return nil, err
+	}
+	n := &Nginx{URL: "https://" + siteAddr, HTTPURL: "http://" + httpAddr, CAFile: filepath.Join(dir, "tls", "fullchain.pem"), Dir: dir, done: make(chan struct{})}
+	if o.Plain {
+		n.URL = "http://" + siteAddr
+	}
 	pool := x509.NewCertPool()
 	ca, err := os.ReadFile(n.CAFile)
 	if err != nil || !pool.AppendCertsFromPEM(ca) {
-		t.Fatalf("nginxtest: the certificate: %v", err)
+		return nil, fmt.Errorf("nginxtest: the certificate: %v", err)
 	}
 	n.Client = &http.Client{
 		Timeout:       10 * time.Second,
@@ -225,36 +271,29 @@ func Start(t testing.TB, o Options) *Nginx {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	n.cmd = exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	var out bytes.Buffer
-	n.cmd.Stdout, n.cmd.Stderr = &out, &out
+	n.cmd.Stdout, n.cmd.Stderr = &n.out, &n.out
 	if err := n.cmd.Start(); err != nil {
-		t.Fatalf("nginx: %v", err)
+		return nil, fmt.Errorf("nginx: %v", err)
 	}
 	go func() { n.cmd.Wait(); close(n.done) }()
-	t.Cleanup(func() {
-		n.stop()
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx error.log:\n%s%s", out.String(), log)
-		}
-	})
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		conn, err := net.DialTimeout("tcp", httpsAddr, time.Second)
+		conn, err := net.DialTimeout("tcp", siteAddr, time.Second)
 		if err == nil {
 			conn.Close()
-			return n
+			return n, nil
 		}
 		if time.Now().After(deadline) {
+			n.Close()
 			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Fatalf("nginx does not listen on %s: %v\n%s", httpsAddr, err, log)
+			return nil, fmt.Errorf("nginx does not listen on %s: %v\n%s%s", siteAddr, err, n.out.String(), log)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// stop ends nginx gracefully (SIGQUIT), or kills it after 5 s.
-func (n *Nginx) stop() {
+// Close ends nginx gracefully (SIGQUIT), or kills it after 5 s.
+func (n *Nginx) Close() {
 	n.cmd.Process.Signal(syscall.SIGQUIT)
 	select {
 	case <-n.done:
@@ -270,14 +309,13 @@ func (n *Nginx) Log() string {
 	return string(b)
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
+func freeAddr() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	defer ln.Close()
-	return ln.Addr().String()
+	return ln.Addr().String(), nil
 }
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and localhost as fullchain.pem and
