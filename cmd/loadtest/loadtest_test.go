@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stagelink/stagelink/deploy/nginxtest"
 )
 
 // TestRun runs the whole tool against a hub it builds and starts, with a few viewers for a few seconds.
@@ -51,6 +54,43 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// TestRunCluster runs the tool against two hubs on the test Redis behind nginx: the viewers spread over
+// both, and clicks through either reach the device and every viewer.
+func TestRunCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts hubs")
+	}
+	redis := os.Getenv("STAGELINK_TEST_REDIS")
+	if redis == "" {
+		t.Skip("STAGELINK_TEST_REDIS not set: set it to redis://127.0.0.1:6379/0 to run the Redis tests")
+	}
+	nginxtest.Binary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	var stdout, stderr bytes.Buffer
+	args := []string{"-hubs", "2", "-redis", redis, "-viewers", "40", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms", "-json"}
+	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+		t.Fatalf("run: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
+	var r report
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
+		t.Fatalf("last line is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	if r.Connected != 40 || len(r.Hubs) != 2 || r.Hubs[0].Viewers+r.Hubs[1].Viewers != 40 {
+		t.Errorf("connected %d, hubs %+v: want 40 viewers over 2 hubs", r.Connected, r.Hubs)
+	}
+	for i, h := range r.Hubs {
+		if h.Viewers == 0 || h.RSSAfterMB <= 0 {
+			t.Errorf("hub %d: %+v, want viewers and memory measured (nginx spreads viewers over both)", i+1, h)
+		}
+	}
+	if r.ClicksOK == 0 || r.ReachedDevice != r.ClicksOK || r.ViewersMissingFinal != 0 {
+		t.Errorf("clicks ok %d, reached device %d, viewers missing the final state %d: want every click on the device and every viewer final\n%s",
+			r.ClicksOK, r.ReachedDevice, r.ViewersMissingFinal, stdout.String())
+	}
+}
+
 func TestConfigRefusesOtherHosts(t *testing.T) {
 	for _, hub := range []string{"http://10.0.0.1:8080", "http://example.com", "https://127.0.0.1:8080", "127.0.0.1:8080"} {
 		t.Run(hub, func(t *testing.T) {
@@ -62,6 +102,19 @@ func TestConfigRefusesOtherHosts(t *testing.T) {
 	}
 	if _, err := parseConfig([]string{"-hub", "http://127.0.0.1:8080", "-bridge-token", "x"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
 		t.Errorf("parseConfig(loopback hub) = %v, want nil", err)
+	}
+	for _, args := range [][]string{
+		{"-hubs", "2"},
+		{"-hubs", "2", "-redis", "redis://10.0.0.1:6379/0"},
+		{"-hubs", "2", "-redis", "redis://127.0.0.1:6379/0", "-hub", "http://127.0.0.1:8080", "-bridge-token", "x"},
+		{"-hubs", "9", "-redis", "redis://127.0.0.1:6379/0"},
+	} {
+		if _, err := parseConfig(args, func(string) string { return "" }, &bytes.Buffer{}); err == nil {
+			t.Errorf("parseConfig(%q) = nil, want an error", args)
+		}
+	}
+	if _, err := parseConfig([]string{"-hubs", "2", "-redis", "redis://127.0.0.1:6379/0"}, func(string) string { return "" }, &bytes.Buffer{}); err != nil {
+		t.Errorf("parseConfig(-hubs 2 on a loopback Redis) = %v, want nil", err)
 	}
 }
 

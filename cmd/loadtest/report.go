@@ -37,10 +37,21 @@ type report struct {
 	RSSAfterMB          float64        `json:"rss_after_mb"`
 	KBPerViewer         float64        `json:"kb_per_viewer"`
 	RSSEndMB            float64        `json:"rss_end_mb"`   // after clicking and settling, viewers still connected
-	HubCPU              float64        `json:"hub_cpu_pct"`  // hub CPU while clicking, % of one core
+	HubCPU              float64        `json:"hub_cpu_pct"`  // hub CPU while clicking, % of one core (all hubs)
 	ToolCPU             float64        `json:"tool_cpu_pct"` // this tool's CPU while clicking
 	Duration            float64        `json:"duration"`     // seconds of clicking
 	WallSeconds         float64        `json:"wall_s"`
+	Hubs                []hubFigures   `json:"hubs,omitempty"` // each hub, with -hubs 2 or more
+}
+
+// hubFigures is one hub of a cluster: the viewers nginx gave it, its memory and its CPU.
+type hubFigures struct {
+	URL         string  `json:"url"`
+	Viewers     int     `json:"viewers"` // its stagelink_viewers gauge, once all viewers are connected
+	RSSBeforeMB float64 `json:"rss_before_mb"`
+	RSSAfterMB  float64 `json:"rss_after_mb"`
+	KBPerViewer float64 `json:"kb_per_viewer"`
+	CPU         float64 `json:"cpu_pct"` // while clicking, % of one core
 }
 
 // pct summarises latencies in milliseconds.
@@ -150,6 +161,10 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "               %.1f MB after clicking and settling: %.1f KB per viewer\n",
 			r.RSSEndMB, 1024*(r.RSSEndMB-r.RSSBeforeMB)/float64(max(1, r.Connected)))
 		fmt.Fprintf(w, "cpu            hub %.0f%%, loadtest %.0f%% of one core while clicking\n", r.HubCPU, r.ToolCPU)
+		for i, h := range r.Hubs {
+			fmt.Fprintf(w, "hub %d          %d viewers, %.1f → %.1f MB: %.1f KB per viewer; cpu %.0f%% of one core while clicking (%s)\n",
+				i+1, h.Viewers, h.RSSBeforeMB, h.RSSAfterMB, h.KBPerViewer, h.CPU, h.URL)
+		}
 	} else {
 		fmt.Fprintf(w, "hub memory     not measured (pass -hub-pid with -hub)\n")
 	}

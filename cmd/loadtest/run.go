@@ -24,6 +24,8 @@ type config struct {
 	rate                     float64
 	duration, settle, idle   time.Duration
 	hub                      string
+	hubs                     int
+	redis                    cli.Secret
 	hubPID                   int
 	hubBin                   string
 	bridgeToken              cli.Secret
@@ -55,6 +57,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.DurationVar(&c.settle, "settle", 3*time.Second, "wait after the last click before checking every viewer's final state")
 	fs.DurationVar(&c.idle, "idle", 5*time.Second, "idle time with all viewers connected before sampling the hub's memory")
 	fs.StringVar(&c.hub, "hub", "", "URL of a running hub on this machine (http://127.0.0.1:PORT); empty: build and start ./cmd/hub")
+	fs.IntVar(&c.hubs, "hubs", 1, "hubs to start; 2 or more share -redis behind nginx with the production config (deploy/nginx)")
+	fs.Var(&c.redis, "redis", "Redis URL of a loopback Redis for -hubs 2 or more (redis://127.0.0.1:6379/0)")
 	fs.IntVar(&c.hubPID, "hub-pid", 0, "process id of the -hub, to measure its memory and CPU")
 	fs.StringVar(&c.hubBin, "hub-bin", "", "hub binary to start instead of building ./cmd/hub")
 	fs.Var(&c.bridgeToken, "bridge-token", "bridge token of the -hub (prefer STAGELINK_LOADTEST_BRIDGE_TOKEN)")
@@ -107,6 +111,16 @@ func (c config) validate() error {
 		check(c.hubBin == "", "-hub-bin starts a hub: leave out -hub")
 	}
 	check(c.hubPID >= 0, "-hub-pid must be a process id")
+	check(c.hubs >= 1 && c.hubs <= 8, "-hubs must be 1–8")
+	if c.hubs > 1 {
+		check(c.hub == "", "-hubs starts hubs: leave out -hub")
+		check(!c.video, "-hubs measures lights: leave out -video")
+		if c.redis == "" {
+			errs = append(errs, errors.New("-hubs 2 or more needs -redis (or STAGELINK_LOADTEST_REDIS), for example redis://127.0.0.1:6379/0"))
+		} else if err := checkLoopback(strings.Replace(string(c.redis), "redis://", "http://", 1)); err != nil {
+			errs = append(errs, fmt.Errorf("-redis: want redis://127.0.0.1:PORT[/DB]: %w", err))
+		}
+	}
 	check(c.videoViewers >= 1 && c.videoViewers <= 2000, "-video-viewers must be 1–2000")
 	check(c.videoBitrate >= 100_000 && c.videoBitrate <= 50_000_000, "-video-bitrate must be 100000–50000000")
 	return errors.Join(errs...)
@@ -149,13 +163,32 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.video {
 		token = string(cfg.apiToken)
 	}
+	var hubs []hubRef // the hubs whose memory and CPU are measured
+	if pid > 0 {
+		hubs = []hubRef{{hubURL, pid}}
+	}
 	if cfg.hub == "" {
-		h, err := launchHub(ctx, cfg, stderr, log)
+		bin, cleanup, err := hubBinary(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
-		defer h.stop()
-		hubURL, token, pid = h.url, h.token, h.pid
+		defer cleanup()
+		token = randomToken()
+		if cfg.hubs > 1 {
+			c, err := launchCluster(ctx, cfg, bin, token, stderr, log)
+			if err != nil {
+				return err
+			}
+			defer c.stop()
+			hubURL, hubs = c.site, c.refs()
+		} else {
+			h, err := launchHub(ctx, cfg, bin, token, stderr, log)
+			if err != nil {
+				return err
+			}
+			defer h.stop()
+			hubURL, pid, hubs = h.url, h.pid, []hubRef{{h.url, h.pid}}
+		}
 	}
 	if cfg.video {
 		r, err := measureVideo(ctx, cfg, hubURL, token, pid, log)
@@ -168,7 +201,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return nil
 	}
-	r, err := measureHub(ctx, cfg, hubURL, token, pid, log)
+	r, err := measureHub(ctx, cfg, hubURL, token, hubs, log)
 	if err != nil {
 		return err
 	}
@@ -180,7 +213,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// launched is a hub the tool built and started.
+// launched is a hub the tool started.
 type launched struct {
 	*hubProc
 	token string
@@ -193,28 +226,32 @@ func (l launched) stop() {
 	os.RemoveAll(l.data)
 }
 
-// launchHub builds (unless -hub-bin) and starts a hub on 127.0.0.1 with a random bridge token, no demo,
-// and rate limits loose enough that the tool's clicks, all from 127.0.0.1, are not refused.
-func launchHub(ctx context.Context, cfg config, stderr io.Writer, log *slog.Logger) (launched, error) {
-	bin := cfg.hubBin
-	if bin == "" {
-		dir, err := os.MkdirTemp("", "loadtest-hub-")
-		if err != nil {
-			return launched{}, err
-		}
-		defer os.RemoveAll(dir) // the running binary stays usable on Linux after its file is removed
-		log.Info("building the hub")
-		if bin, err = buildHub(ctx, dir); err != nil {
-			return launched{}, err
-		}
+// hubBinary returns -hub-bin, or builds ./cmd/hub into a temporary directory that cleanup removes.
+func hubBinary(ctx context.Context, cfg config, log *slog.Logger) (bin string, cleanup func(), err error) {
+	if cfg.hubBin != "" {
+		return cfg.hubBin, func() {}, nil
 	}
+	dir, err := os.MkdirTemp("", "loadtest-hub-")
+	if err != nil {
+		return "", nil, err
+	}
+	log.Info("building the hub")
+	if bin, err = buildHub(ctx, dir); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return bin, func() { os.RemoveAll(dir) }, nil
+}
+
+// launchHub starts the hub bin on 127.0.0.1 with the bridge and API token, no demo, and rate limits
+// loose enough that the tool's clicks, all from 127.0.0.1, are not refused; extra are more flags.
+func launchHub(ctx context.Context, cfg config, bin, token string, stderr io.Writer, log *slog.Logger, extra ...string) (launched, error) {
 	// The hub's embedded stores (print queue, content) go in a directory of their own, never the
 	// working directory.
 	data, err := os.MkdirTemp("", "loadtest-data-")
 	if err != nil {
 		return launched{}, err
 	}
-	token := randomToken()
 	loose := strconv.FormatFloat(max(1000, 10*cfg.rate), 'f', -1, 64)
 	burst := strconv.Itoa(int(max(1000, 10*cfg.rate)))
 	args := []string{"-addr", "127.0.0.1:0", "-bridge-token", token, "-demo=false", "-log-level", cfg.hubLogLevel,
@@ -225,7 +262,7 @@ func launchHub(ctx context.Context, cfg config, stderr io.Writer, log *slog.Logg
 	if cfg.hubVerbose {
 		also = stderr
 	}
-	h, err := startHub(ctx, bin, args, also)
+	h, err := startHub(ctx, bin, append(args, extra...), also)
 	if err != nil {
 		os.RemoveAll(data)
 		return launched{}, err
@@ -235,7 +272,7 @@ func launchHub(ctx context.Context, cfg config, stderr io.Writer, log *slog.Logg
 }
 
 // measureHub runs the venue, the viewers and the clicks against the hub at hubURL and reports.
-func measureHub(ctx context.Context, cfg config, hubURL, token string, pid int, log *slog.Logger) (*report, error) {
+func measureHub(ctx context.Context, cfg config, hubURL, token string, hubs []hubRef, log *slog.Logger) (*report, error) {
 	clk := clock{base: time.Now()}
 	zones := make([]string, cfg.zones)
 	zoneIdx := map[string]int{}
@@ -261,9 +298,9 @@ func measureHub(ctx context.Context, cfg config, hubURL, token string, pid int, 
 	}
 
 	r := &report{Viewers: cfg.viewers, Zones: cfg.zones, Clickers: cfg.clickers}
-	var rssBefore int64
-	if pid > 0 {
-		if rssBefore, err = medianRSS(ctx, pid, 5, 200*time.Millisecond); err != nil {
+	rssBefore := make([]int64, len(hubs))
+	for i, h := range hubs {
+		if rssBefore[i], err = medianRSS(ctx, h.pid, 5, 200*time.Millisecond); err != nil {
 			return nil, fmt.Errorf("hub memory: %w", err)
 		}
 	}
@@ -290,26 +327,41 @@ func measureHub(ctx context.Context, cfg config, hubURL, token string, pid int, 
 	if err := sleep(ctx, cfg.idle); err != nil {
 		return nil, err
 	}
-	if pid > 0 {
-		rssAfter, err := medianRSS(ctx, pid, 5, 500*time.Millisecond)
+	figures := make([]hubFigures, len(hubs))
+	var before, after int64
+	for i, h := range hubs {
+		rssAfter, err := medianRSS(ctx, h.pid, 5, 500*time.Millisecond)
 		if err != nil {
 			return nil, fmt.Errorf("hub memory: %w", err)
 		}
-		r.RSSBeforeMB, r.RSSAfterMB = round2(float64(rssBefore)/1024), round2(float64(rssAfter)/1024)
-		r.KBPerViewer = round2(float64(rssAfter-rssBefore) / float64(max(1, r.Connected)))
+		f := &figures[i]
+		f.URL, f.RSSBeforeMB, f.RSSAfterMB = h.url, round2(float64(rssBefore[i])/1024), round2(float64(rssAfter)/1024)
+		if f.Viewers, err = hubViewers(ctx, h.url); err != nil {
+			return nil, err
+		}
+		f.KBPerViewer = round2(float64(rssAfter-rssBefore[i]) / float64(max(1, f.Viewers)))
+		before, after = before+rssBefore[i], after+rssAfter
+	}
+	if len(hubs) > 0 {
+		r.RSSBeforeMB, r.RSSAfterMB = round2(float64(before)/1024), round2(float64(after)/1024)
+		r.KBPerViewer = round2(float64(after-before) / float64(max(1, r.Connected)))
 	}
 
 	log.Info("clicking", "clickers", cfg.clickers, "rate", cfg.rate, "for", cfg.duration)
-	hubCPU0, _ := cpuTime(pid)
+	hubCPU0 := make([]time.Duration, len(hubs))
+	for i, h := range hubs {
+		hubCPU0[i], _ = cpuTime(h.pid)
+	}
 	toolCPU0, _ := cpuTime(os.Getpid())
 	clickStart := time.Now()
 	plan := clickPlan{clickers: p.viewers[:cfg.clickers], zones: zones, rate: cfg.rate, duration: cfg.duration}
 	plan.run(ctx, clicks)
 	clicking := time.Since(clickStart)
 	r.Duration = round2(clicking.Seconds())
-	if pid > 0 {
-		hubCPU1, _ := cpuTime(pid)
-		r.HubCPU = round2(100 * float64(hubCPU1-hubCPU0) / float64(clicking))
+	for i, h := range hubs {
+		cpu, _ := cpuTime(h.pid)
+		figures[i].CPU = round2(100 * float64(cpu-hubCPU0[i]) / float64(clicking))
+		r.HubCPU = round2(r.HubCPU + figures[i].CPU)
 	}
 	toolCPU1, _ := cpuTime(os.Getpid())
 	r.ToolCPU = round2(100 * float64(toolCPU1-toolCPU0) / float64(clicking))
@@ -318,10 +370,18 @@ func measureHub(ctx context.Context, cfg config, hubURL, token string, pid int, 
 	if err := sleep(ctx, cfg.settle); err != nil {
 		return nil, err
 	}
-	if pid > 0 {
-		if kb, err := medianRSS(ctx, pid, 3, 200*time.Millisecond); err == nil {
-			r.RSSEndMB = round2(float64(kb) / 1024)
+	var end int64
+	for _, h := range hubs {
+		kb, err := medianRSS(ctx, h.pid, 3, 200*time.Millisecond)
+		if err != nil {
+			end = 0
+			break
 		}
+		end += kb
+	}
+	r.RSSEndMB = round2(float64(end) / 1024)
+	if len(hubs) > 1 {
+		r.Hubs = figures
 	}
 	hz, err := hubZones(ctx, hubURL)
 	if err != nil {

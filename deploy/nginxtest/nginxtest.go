@@ -34,6 +34,9 @@ type Options struct {
 	Origin string   // host:port of the video origin, upstream stagelink_origin; empty: Hubs[0]
 	// Plain serves the site over plain HTTP: for the load tool, which measures the hubs, not TLS.
 	Plain bool
+	// MaxConnsPerAddr replaces the config's connections per client address, when above 0: the load
+	// tool's thousands of viewers all come from 127.0.0.1.
+	MaxConnsPerAddr int
 }
 
 // Nginx is a running nginx with the stagelink config.
@@ -106,14 +109,18 @@ func Render(conf []byte, o Options, siteAddr, httpAddr, dir string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range []struct{ re, with string }{
+	rewrites := []struct{ re, with string }{
 		{`(?m)^(\s*)listen 443 ssl http2;.*$`, "${1}listen " + siteAddr + tlsParams + ";"},
 		{`(?m)^\s*listen \[::\]:443 ssl http2;\n`, ""},
 		{`(?m)^(\s*)listen 80;$`, "${1}listen " + httpAddr + ";"},
 		{`(?m)^\s*listen \[::\]:80;\n`, ""},
 		{`/etc/nginx/tls/`, filepath.Join(dir, "tls") + "/"},
 		{`/var/cache/nginx/stagelink`, filepath.Join(dir, "cache")},
-	} {
+	}
+	if o.MaxConnsPerAddr > 0 {
+		rewrites = append(rewrites, struct{ re, with string }{`limit_conn stagelink_conn \d+;`, fmt.Sprintf("limit_conn stagelink_conn %d;", o.MaxConnsPerAddr)})
+	}
+	for _, r := range rewrites {
 		re := regexp.MustCompile(r.re)
 		if !re.MatchString(s) {
 			return nil, fmt.Errorf("nginxtest: %s is not in %s any more: update nginxtest.Render", r.re, ConfigPath())
