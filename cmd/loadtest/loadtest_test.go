@@ -13,17 +13,13 @@ import (
 	"github.com/stagelink/stagelink/deploy/nginxtest"
 )
 
-// TestRun runs the whole tool against a hub it builds and starts, with a few viewers for a few seconds.
-func TestRun(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and starts a hub")
-	}
-	before := runtime.NumGoroutine()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+// runReport runs the tool with args and -json, and returns its report and what it printed.
+func runReport(t *testing.T, args ...string) (report, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	args := []string{"-viewers", "20", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms", "-json"}
-	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
+	if err := run(ctx, append(args, "-json"), func(string) string { return "" }, &stdout, &stderr); err != nil {
 		t.Fatalf("run: %v\n%s", err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -31,6 +27,16 @@ func TestRun(t *testing.T) {
 	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
 		t.Fatalf("last line is not the JSON report: %v\n%s", err, stdout.String())
 	}
+	return r, stdout.String()
+}
+
+// TestRun runs the whole tool against a hub it builds and starts, with a few viewers for a few seconds.
+func TestRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts a hub")
+	}
+	before := runtime.NumGoroutine()
+	r, stdout := runReport(t, "-viewers", "20", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms")
 	if r.Connected != 20 {
 		t.Errorf("connected = %d, want 20", r.Connected)
 	}
@@ -38,10 +44,10 @@ func TestRun(t *testing.T) {
 		t.Errorf("clicks ok = %d, reached device = %d, want both above 0", r.ClicksOK, r.ReachedDevice)
 	}
 	if r.ViewersMissingFinal != 0 {
-		t.Errorf("viewers missing the final state = %d, want 0\n%s", r.ViewersMissingFinal, stdout.String())
+		t.Errorf("viewers missing the final state = %d, want 0\n%s", r.ViewersMissingFinal, stdout)
 	}
 	if r.Broadcast.N == 0 {
-		t.Errorf("no broadcast latency measured\n%s", stdout.String())
+		t.Errorf("no broadcast latency measured\n%s", stdout)
 	}
 	// Every goroutine the run started ends (a few library timers may take a moment).
 	deadline := time.Now().Add(5 * time.Second)
@@ -65,18 +71,7 @@ func TestRunCluster(t *testing.T) {
 		t.Skip("STAGELINK_TEST_REDIS not set: set it to redis://127.0.0.1:6379/0 to run the Redis tests")
 	}
 	nginxtest.Binary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	var stdout, stderr bytes.Buffer
-	args := []string{"-hubs", "2", "-redis", redis, "-viewers", "40", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms", "-json"}
-	if err := run(ctx, args, func(string) string { return "" }, &stdout, &stderr); err != nil {
-		t.Fatalf("run: %v\n%s", err, stderr.String())
-	}
-	lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
-	var r report
-	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil {
-		t.Fatalf("last line is not the JSON report: %v\n%s", err, stdout.String())
-	}
+	r, stdout := runReport(t, "-hubs", "2", "-redis", redis, "-viewers", "40", "-clickers", "4", "-duration", "3s", "-settle", "2s", "-idle", "500ms")
 	if r.Connected != 40 || len(r.Hubs) != 2 || r.Hubs[0].Viewers+r.Hubs[1].Viewers != 40 {
 		t.Errorf("connected %d, hubs %+v: want 40 viewers over 2 hubs", r.Connected, r.Hubs)
 	}
@@ -87,7 +82,7 @@ func TestRunCluster(t *testing.T) {
 	}
 	if r.ClicksOK == 0 || r.ReachedDevice != r.ClicksOK || r.ViewersMissingFinal != 0 {
 		t.Errorf("clicks ok %d, reached device %d, viewers missing the final state %d: want every click on the device and every viewer final\n%s",
-			r.ClicksOK, r.ReachedDevice, r.ViewersMissingFinal, stdout.String())
+			r.ClicksOK, r.ReachedDevice, r.ViewersMissingFinal, stdout)
 	}
 }
 
