@@ -3,6 +3,7 @@ package lighting
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -119,6 +120,24 @@ func (s *Service) Join(bus Bus, id string) {
 // HubID returns the name this hub has in its cluster, or "" if it has not joined one.
 func (s *Service) HubID() string { return s.hubID }
 
+// ErrJoining is ClusterCheck's answer while a hub is still learning the zones of the other hubs.
+var ErrJoining = errors.New("joining the cluster: waiting to hear every hub's zones")
+
+// ClusterCheck is a readiness check: it fails until this hub knows the cluster, that is until its
+// subscription delivers (it heard its own heartbeat) and a heartbeat period has passed since, in which
+// every live hub has announced its zones: one to two heartbeats (2–4 s) after Run starts. Before that, a command for a zone whose bridge is on another
+// hub would be refused as unknown. A hub that is not in a cluster is ready at once.
+func (s *Service) ClusterCheck(context.Context) error {
+	if s.bus == nil {
+		return nil
+	}
+	heard := s.heardSelf.Load()
+	if heard == 0 || time.Since(time.Unix(0, heard)) < s.cfg.Heartbeat {
+		return ErrJoining
+	}
+	return nil
+}
+
 // publish queues m for the Bus without waiting; a full queue drops it, for the heartbeat to heal.
 func (s *Service) publish(m clusterMsg) {
 	if s.bus == nil {
@@ -155,6 +174,7 @@ func (s *Service) runCluster(ctx context.Context) {
 	defer beat.Stop()
 	refresh := time.NewTicker(s.cfg.Resend)
 	defer refresh.Stop()
+	s.send(ctx, s.heartbeat()) // hearing it back is the first sign the subscription works (ClusterCheck)
 	for {
 		select {
 		case <-ctx.Done():
@@ -226,6 +246,7 @@ func (s *Service) receive(raw []byte) {
 		return
 	}
 	if m.Hub == s.hubID {
+		s.heardSelf.CompareAndSwap(0, time.Now().UnixNano())
 		return
 	}
 	if err := m.check(); err != nil {

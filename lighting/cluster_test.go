@@ -3,6 +3,7 @@ package lighting
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -279,6 +280,38 @@ func TestClusterRefusesBadMessages(t *testing.T) {
 		}
 		if b.Paused() {
 			t.Error("paused by a bad message")
+		}
+	})
+}
+
+// TestClusterCheck: a hub joining a cluster is not ready until it has heard itself on the Bus and then
+// waited a heartbeat (two heartbeats at most), by which time it knows the other hubs' bridges' zones.
+func TestClusterCheck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		bus := NewMemoryBus()
+		store := NewMemoryStore()
+		cfg := roomyConfig()
+		a := startHub(t, "hub-a", cfg, store, bus)
+		link := &fakeLink{name: "studio"}
+		if err := a.AttachBridge(t.Context(), link, "studio", testSpecs); err != nil {
+			t.Fatal(err)
+		}
+		b := startHub(t, "hub-b", cfg, store, bus)
+		if err := b.ClusterCheck(t.Context()); !errors.Is(err, ErrJoining) {
+			t.Fatalf("ClusterCheck at once = %v, want ErrJoining", err)
+		}
+		// Its first heartbeat may go out before its subscription is up: it hears the second.
+		time.Sleep(2*cfg.Heartbeat + time.Millisecond)
+		synctest.Wait()
+		if err := b.ClusterCheck(t.Context()); err != nil {
+			t.Fatalf("ClusterCheck after two heartbeats = %v, want nil", err)
+		}
+		if _, ok := b.zone(testSpecs[0].ID); !ok {
+			t.Errorf("hub-b is ready but does not know zone %s of hub-a's bridge", testSpecs[0].ID)
+		}
+		alone := NewService(cfg, store, NewMemoryLimiter(), discardLog())
+		if err := alone.ClusterCheck(t.Context()); err != nil {
+			t.Errorf("ClusterCheck of a hub not in a cluster = %v, want nil", err)
 		}
 	})
 }

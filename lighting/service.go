@@ -99,6 +99,9 @@ type Service struct {
 	outbox   chan clusterMsg
 	announce chan struct{}
 	hubsSeen map[string]time.Time // other hubs, when last heard from; under mu
+	// heardSelf is when this hub first heard its own message on the Bus (Unix ns; 0: not yet), proof
+	// that its subscription delivers.
+	heardSelf atomic.Int64
 }
 
 type zone struct {

@@ -64,6 +64,8 @@ func TestBehindNginx(t *testing.T) {
 		hubs[i].stop(t)
 		time.Sleep(time.Second) // commands go on against the other two
 		startAt(i)
+		// Ready (as Kubernetes would wait for) once it knows the cluster's zones.
+		waitHTTP(t, "http://"+addrs[i]+"/readyz")
 		// nginx sends nothing to a hub that refused a connection for fail_timeout (2 s): give it
 		// back its share before the next hub stops, as a rolling restart waits for readiness.
 		time.Sleep(3 * time.Second)

@@ -199,6 +199,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	if bus != nil {
 		id := hubID()
 		lights.Join(bus, id)
+		checks = append(checks, web.Check{Name: "cluster", Check: lights.ClusterCheck})
 		log.Info("in a cluster with the hubs sharing this Redis and prefix", "hub", id)
 	}
 	proxies, _ := web.ParseTrustedProxies(cfg.trustedProxies) // validated with the flags
