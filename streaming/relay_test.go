@@ -16,6 +16,7 @@ import (
 
 	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/pion/webrtc/v4"
+	"github.com/pion/webrtc/v4/pkg/media"
 )
 
 // newTestRelay returns a relay from origin with waits short enough for tests.
@@ -357,4 +358,44 @@ func TestRelayRetrySynctest(t *testing.T) {
 			t.Errorf("%d warnings, want 2 (connection refused once, the lost session once):\n%s", n, out)
 		}
 	})
+}
+
+// TestRelayFollowsCodecChange: the origin's H.264 publisher is replaced by a VP8 one, which closes the
+// origin's WHEP sessions; the relay connects again and the edge carries VP8.
+func TestRelayFollowsCodecChange(t *testing.T) {
+	checkGoroutines(t)
+	origin := startTestHub(t, Config{}, nil)
+	edge := startTestHubWith(t, Config{}, testHubOptions{relays: map[string]*Relay{"live": newTestRelay(t, origin.http.URL)}})
+	_, stop := startPublishing(t, origin)
+	waitFor(t, "the edge to relay H.264", func() bool { st := liveStatus(edge); return st.Live && st.Codec == "H264" })
+	stop()
+
+	vp8 := newTestPublisher(t, webrtc.MimeTypeVP8)
+	if status, body := vp8.post(t, origin.http.URL+"/whip/live", testToken); status != http.StatusCreated {
+		t.Fatalf("VP8 WHIP to the origin: %d %s", status, body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sending sync.WaitGroup
+	sending.Go(func() {
+		// Not real VP8: frames whose payload descriptor marks a keyframe are enough to carry.
+		frame := append([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}, make([]byte, 500)...)
+		tick := time.NewTicker(time.Second / 30)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if err := vp8.track.WriteSample(media.Sample{Data: frame, Duration: time.Second / 30}); err != nil {
+				return
+			}
+		}
+	})
+	waitFor(t, "the edge to relay VP8", func() bool { st := liveStatus(edge); return st.Live && st.Codec == "VP8" })
+	cancel()
+	sending.Wait()
+	vp8.close()
+	edge.stop()
+	origin.stop()
 }
