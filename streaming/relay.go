@@ -294,7 +294,8 @@ func (r *Relay) session(ctx context.Context, client *http.Client, stream string,
 	}
 	var audio *webrtc.RTPCodecCapability
 	if answerSendsOpus(answer) {
-		audio = &codecOpus
+		opus := codecOpus
+		audio = &opus
 	}
 
 	readTimeout := orDefault(r.ReadTimeout, relayReadTimeout)

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -376,26 +377,77 @@ func TestRelayFollowsCodecChange(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var sending sync.WaitGroup
-	sending.Go(func() {
-		// Not real VP8: frames whose payload descriptor marks a keyframe are enough to carry.
-		frame := append([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}, make([]byte, 500)...)
-		tick := time.NewTicker(time.Second / 30)
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			if err := vp8.track.WriteSample(media.Sample{Data: frame, Duration: time.Second / 30}); err != nil {
-				return
-			}
-		}
-	})
+	// Not real VP8: frames whose payload descriptor marks a keyframe are enough to carry.
+	frame := append([]byte{0x10, 0x00, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01}, make([]byte, 500)...)
+	sending.Go(func() { sendSamples(ctx, vp8.track, frame, time.Second/30) })
 	waitFor(t, "the edge to relay VP8", func() bool { st := liveStatus(edge); return st.Live && st.Codec == "VP8" })
 	cancel()
 	sending.Wait()
 	vp8.close()
 	edge.stop()
 	origin.stop()
+}
+
+// TestRelayCarriesAudio: a publisher at the origin sends Opus besides H.264; the edge relays both, and
+// its viewers get the audio.
+func TestRelayCarriesAudio(t *testing.T) {
+	checkGoroutines(t)
+	origin := startTestHub(t, Config{}, nil)
+	edge := startTestHubWith(t, Config{}, testHubOptions{relays: map[string]*Relay{"live": newTestRelay(t, origin.http.URL)}})
+	pub := newTestPublisher(t, webrtc.MimeTypeH264)
+	opus, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub.pc.AddTrack(opus); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := pub.post(t, origin.http.URL+"/whip/live", testToken); status != http.StatusCreated {
+		t.Fatalf("WHIP to the origin: %d %s", status, body)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var sending sync.WaitGroup
+	sending.Go(func() { pub.sendH264(ctx, t) })
+	sending.Go(func() { sendSamples(ctx, opus, []byte{0xfc, 0xff, 0xfe}, 20*time.Millisecond) })
+	defer func() { cancel(); sending.Wait() }()
+	waitFor(t, "the edge to relay video and audio", func() bool { st := liveStatus(edge); return st.Live && st.Audio })
+
+	v := newTestViewer(t)
+	var audioPackets atomic.Int64
+	v.pc.OnTrack(func(track *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
+		for {
+			if _, _, err := track.ReadRTP(); err != nil {
+				return
+			}
+			if track.Kind() == webrtc.RTPCodecTypeAudio {
+				audioPackets.Add(1)
+			}
+		}
+	})
+	if status, body := v.join(t, edge.http.URL+"/whep/live"); status != http.StatusCreated {
+		t.Fatalf("WHEP on the edge: %d %s", status, body)
+	}
+	waitFor(t, "audio at the edge viewer", func() bool { return audioPackets.Load() >= 20 })
+	cancel()
+	sending.Wait()
+	pub.close()
+	v.close()
+	edge.stop()
+	origin.stop()
+}
+
+// sendSamples writes data to track as a sample every d until ctx ends.
+func sendSamples(ctx context.Context, track *webrtc.TrackLocalStaticSample, data []byte, d time.Duration) {
+	tick := time.NewTicker(d)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if err := track.WriteSample(media.Sample{Data: data, Duration: d}); err != nil {
+			return
+		}
+	}
 }
