@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,20 @@ type testHub struct {
 
 func startTestHub(t *testing.T, cfg Config, sources map[string]source) *testHub {
 	t.Helper()
+	return startTestHubWith(t, cfg, testHubOptions{sources: sources})
+}
+
+// testHubOptions are what a test hub runs besides its server: sources, relays, and the HTTP address to
+// listen on (empty: any free port on loopback).
+type testHubOptions struct {
+	sources  map[string]source
+	relays   map[string]*Relay
+	httpAddr string
+}
+
+func startTestHubWith(t *testing.T, cfg Config, opts testHubOptions) *testHub {
+	t.Helper()
+	sources := opts.sources
 	if cfg.UDPAddr == "" {
 		cfg.UDPAddr = "127.0.0.1:0"
 	}
@@ -48,11 +63,27 @@ func startTestHub(t *testing.T, cfg Config, sources map[string]source) *testHub 
 			t.Fatal(err)
 		}
 	}
+	for name, r := range opts.relays {
+		if err := srv.AddRelay(name, r); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(ctx) }()
 	waitFor(t, "the WebRTC port", func() bool { return srv.UDPAddr() != nil })
-	h := &testHub{srv: srv, http: httptest.NewServer(srv.Handler())}
+	h := &testHub{srv: srv, http: httptest.NewUnstartedServer(srv.Handler())}
+	if opts.httpAddr != "" {
+		h.http.Listener.Close()
+		ln, err := net.Listen("tcp", opts.httpAddr)
+		if err != nil {
+			cancel()
+			<-done
+			t.Fatal(err)
+		}
+		h.http.Listener = ln
+	}
+	h.http.Start()
 	var once sync.Once
 	h.stop = func() {
 		once.Do(func() {
@@ -143,16 +174,7 @@ func (c *testClient) close() {
 // for anything but 201, its body.
 func (c *testClient) post(t *testing.T, url, token string) (int, string) {
 	t.Helper()
-	offer, err := c.pc.CreateOffer(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gathered := webrtc.GatheringCompletePromise(c.pc)
-	if err := c.pc.SetLocalDescription(offer); err != nil {
-		t.Fatal(err)
-	}
-	<-gathered
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(c.pc.LocalDescription().SDP))
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(c.offer(t)))
 	req.Header.Set("Content-Type", "application/sdp")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -179,10 +201,26 @@ func (c *testClient) post(t *testing.T, url, token string) (int, string) {
 	return resp.StatusCode, ""
 }
 
+// offer sets and returns the client's offer, with every candidate.
+func (c *testClient) offer(t *testing.T) string {
+	t.Helper()
+	offer, err := c.pc.CreateOffer(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gathered := webrtc.GatheringCompletePromise(c.pc)
+	if err := c.pc.SetLocalDescription(offer); err != nil {
+		t.Fatal(err)
+	}
+	<-gathered
+	return c.pc.LocalDescription().SDP
+}
+
 // testPublisher publishes the test pattern's H.264 over WHIP in real time.
 type testPublisher struct {
 	*testClient
 	track *webrtc.TrackLocalStaticSample
+	plis  *atomic.Int64 // keyframe requests the hub sent
 }
 
 func newTestPublisher(t *testing.T, mime string) *testPublisher {
@@ -212,14 +250,21 @@ func newTestPublisher(t *testing.T, mime string) *testPublisher {
 			t.Fatal(err)
 		}
 	}
+	plis := &atomic.Int64{}
 	go func() {
 		for {
-			if _, _, err := sender.ReadRTCP(); err != nil {
+			pkts, _, err := sender.ReadRTCP()
+			if err != nil {
 				return
+			}
+			for _, p := range pkts {
+				if isKeyframeRequest(p) {
+					plis.Add(1)
+				}
 			}
 		}
 	}()
-	return &testPublisher{testClient: c, track: track}
+	return &testPublisher{testClient: c, track: track, plis: plis}
 }
 
 // sendH264 writes the test pattern's access units at 30 frames a second until ctx ends.

@@ -105,9 +105,10 @@ type Server struct {
 	iceTimeouts [3]time.Duration
 }
 
+// pulled is a source Run runs for a stream, with the APIs it may open PeerConnections with.
 type pulled struct {
 	stream *Stream
-	src    source
+	run    func(ctx context.Context, st *Stream, a *apis) error
 }
 
 // apis are the pion APIs of ingest and playback; they share one ICE UDP mux.
@@ -135,6 +136,19 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 
 // AddSource has Run keep src publishing stream: an RTSP camera or the test pattern.
 func (s *Server) AddSource(stream string, src source) error {
+	return s.addPulled(stream, func(ctx context.Context, st *Stream, _ *apis) error {
+		return src.Run(ctx, st.h264Publish())
+	})
+}
+
+// AddRelay has Run keep r relaying stream from its origin hub into the stream of the same name here.
+func (s *Server) AddRelay(stream string, r *Relay) error {
+	return s.addPulled(stream, func(ctx context.Context, st *Stream, a *apis) error {
+		return r.run(ctx, stream, a.ingest, st.rtpPublish())
+	})
+}
+
+func (s *Server) addPulled(stream string, run func(ctx context.Context, st *Stream, a *apis) error) error {
 	if err := CheckStreamName(stream); err != nil {
 		return err
 	}
@@ -147,7 +161,7 @@ func (s *Server) AddSource(stream string, src source) error {
 	if s.running {
 		return errors.New("add sources before Run")
 	}
-	s.sources = append(s.sources, pulled{st, src})
+	s.sources = append(s.sources, pulled{st, run})
 	return nil
 }
 
@@ -180,7 +194,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	g, ctx := errgroup.WithContext(ctx)
 	for _, p := range sources {
-		g.Go(func() error { return p.src.Run(ctx, p.stream.h264Publish()) })
+		g.Go(func() error { return p.run(ctx, p.stream, a) })
 	}
 	g.Go(func() error {
 		tick := time.NewTicker(time.Second)

@@ -1,6 +1,11 @@
 package streaming
 
-import "time"
+import (
+	"time"
+
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
 
 // h264Publication is what a source of H.264 access units (the RTSP puller, the test pattern) writes into
 // while it publishes a stream.
@@ -17,8 +22,26 @@ type h264Publication interface {
 // the first access unit (from an RTSP camera's SDP); either may be nil. It fails when the stream is busy.
 type h264Publisher func(source Source, sps, pps []byte) (h264Publication, error)
 
+// rtpPublication is what a source of RTP (the relay from an origin hub) writes into while it publishes
+// a stream: the packets of the video codec and of the Opus audio it claimed the stream with.
+type rtpPublication interface {
+	writeVideoRTP(pkt *rtp.Packet)
+	writeAudioRTP(pkt *rtp.Packet)
+	// requestKeyframe asks the source for a keyframe, at most once per keyframeEvery.
+	requestKeyframe()
+	// Done is closed when the publication ends, whoever ends it.
+	Done() <-chan struct{}
+	// Close ends the publication: the stream shows as not publishing until the next one.
+	Close()
+}
+
+// rtpPublisher claims a stream for a source of RTP with its video codec, Opus audio if audio is not nil,
+// and keyframe, which asks the source for a keyframe. It fails with ErrBusy when the stream is busy.
+type rtpPublisher func(source Source, video webrtc.RTPCodecCapability, audio *webrtc.RTPCodecCapability,
+	keyframe func()) (rtpPublication, error)
+
 // Source describes who publishes a stream.
 type Source struct {
-	Kind   string `json:"kind"`   // "whip", "rtsp" or "test-pattern"
-	Remote string `json:"remote"` // the publisher's address or the camera's URL without credentials
+	Kind   string `json:"kind"`   // "whip", "rtsp", "test-pattern" or "relay"
+	Remote string `json:"remote"` // the publisher's address, the camera's URL or the origin's WHEP URL, without credentials
 }

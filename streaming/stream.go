@@ -25,6 +25,9 @@ var (
 // SourceTestPattern is the kind of the demo's test pattern: any other source takes the stream from it.
 const SourceTestPattern = "test-pattern"
 
+// SourceRelay is the kind of a relay from an origin hub (see Relay).
+const SourceRelay = "relay"
+
 // keyframeEvery bounds how often a publisher is asked for a keyframe, however many viewers ask.
 const keyframeEvery = 500 * time.Millisecond
 
@@ -132,7 +135,9 @@ func (s *Stream) publish(source Source, video webrtc.RTPCodecCapability, audio *
 		}
 	}
 	s.video.reset()
-	s.video.setKeyframe(p.requestKeyframe, keyframe != nil)
+	// A relay passes keyframe requests on to its origin, but what publishes there may ignore them (a
+	// camera, the test pattern): joining viewers get the cached group of pictures, as from those.
+	s.video.setKeyframe(p.requestKeyframe, keyframe != nil && source.Kind != SourceRelay)
 	p.video, p.audio = s.video, s.audio
 	if s.hls != nil {
 		s.hls.Close()
@@ -386,6 +391,17 @@ func (s *Stream) h264Publish() h264Publisher {
 		}
 		if pps != nil {
 			p.pps = append([]byte(nil), pps...)
+		}
+		return p, nil
+	}
+}
+
+// rtpPublish returns the rtpPublisher of a stream, for the relay.
+func (s *Stream) rtpPublish() rtpPublisher {
+	return func(source Source, video webrtc.RTPCodecCapability, audio *webrtc.RTPCodecCapability, keyframe func()) (rtpPublication, error) {
+		p, err := s.publish(source, video, audio, keyframe)
+		if err != nil {
+			return nil, err
 		}
 		return p, nil
 	}

@@ -25,6 +25,12 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "not_live", "stream "+name+" is not live")
 		return
 	}
+	if r.Header.Get(relayHeader) != "" {
+		if src := st.Status().Source; src != nil && src.Kind == SourceRelay {
+			httpError(w, http.StatusConflict, "relay_loop", "this hub relays stream "+name+" itself: relay from the origin hub")
+			return
+		}
+	}
 	if s.viewers.Add(1) > int64(s.cfg.MaxViewers) {
 		s.viewers.Add(-1)
 		w.Header().Set("Retry-After", "10")

@@ -207,6 +207,13 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		{"bad public IP", []string{"-public-ip", "my.host"}, nil, "public IP"},
 		{"bad ICE server", []string{"-ice-servers", "http://stun.example.com"}, nil, "ICE server"},
 		{"no viewers", []string{"-max-viewers", "0"}, nil, "-max-viewers"},
+		{"origin not HTTP", []string{"-video-origin", "rtsp://origin/"}, nil, "-video-origin"},
+		{"origin without a host", []string{"-video-origin", "http://"}, nil, "-video-origin"},
+		{"origin with a path", []string{"-video-origin", "http://origin:8080/whep/live"}, nil, "without a path"},
+		{"origin with a query", []string{"-video-origin", "https://origin/?x=1"}, nil, "without a path"},
+		{"origin from the environment", nil, map[string]string{"STAGELINK_VIDEO_ORIGIN": "origin:8080"}, "-video-origin"},
+		{"edge with a camera", []string{"-video-origin", "http://origin:8080", "-rtsp", "rtsp://cam/1"}, nil, "-video-origin with -rtsp"},
+		{"edge with the test pattern", []string{"-video-origin", "http://origin:8080", "-test-pattern"}, nil, "-video-origin with -test-pattern"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -257,6 +264,17 @@ func value(families map[string]*dto.MetricFamily, name string, labels map[string
 		return m.GetGauge().GetValue()
 	}
 	return -1
+}
+
+// TestVideoOriginErrorsHidePasswords: an origin URL that is refused is not repeated, since it may hold
+// a password for a proxy in front of the origin.
+func TestVideoOriginErrorsHidePasswords(t *testing.T) {
+	for _, origin := range []string{"http://relay:hunter2@origin/x", "ftp://relay:hunter2@origin", "http://relay:hunter2@origin:0"} {
+		err := run(context.Background(), []string{"-video-origin", origin}, func(string) string { return "" }, strings.NewReader(""), io.Discard, io.Discard)
+		if err == nil || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("-video-origin %q: %v, want an error without the password", origin, err)
+		}
+	}
 }
 
 // TestCameraErrorsHidePasswords: a camera URL that is refused is not repeated, since it may hold a

@@ -29,6 +29,7 @@ type videoConfig struct {
 	hls         bool
 	maxViewers  int
 	testPattern cli.AutoBool
+	origin      cli.Secret // an origin hub's URL: this hub is an edge (it may hold a proxy's password)
 }
 
 func (c *videoConfig) flags(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (c *videoConfig) flags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.hls, "hls", true, "serve LL-HLS at /hls/NAME/index.m3u8 for H.264 streams, the fallback when WebRTC fails")
 	fs.IntVar(&c.maxViewers, "max-viewers", 500, "most WebRTC viewers at once, all streams together")
 	fs.Var(&c.testPattern, "test-pattern", "play a test pattern on -stream while nothing else publishes (default: on in demo mode)")
+	fs.Var(&c.origin, "video-origin", "make this hub an edge: relay -stream over WHEP from the origin hub at this URL (http://origin-hub:8080, or a public URL whose /whep/ reaches the origin)")
 }
 
 // split returns the non-empty comma-separated items of s.
@@ -94,6 +96,17 @@ func (c videoConfig) validate() error {
 	if _, err := c.cameras(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.origin != "" {
+		if _, err := streaming.NewRelay(string(c.origin), slog.New(slog.DiscardHandler)); err != nil {
+			errs = append(errs, fmt.Errorf("-video-origin: %v", err))
+		}
+		if c.rtsp != "" {
+			errs = append(errs, errors.New("-video-origin with -rtsp: an edge relays the origin's stream and pulls no camera; give -rtsp to the origin hub"))
+		}
+		if c.testPattern.Or(false) {
+			errs = append(errs, errors.New("-video-origin with -test-pattern: an edge relays the origin's stream; run the test pattern on the origin hub"))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -123,8 +136,8 @@ func (c videoConfig) cameras() (map[string]string, error) {
 	return out, nil
 }
 
-// openVideo builds the video server with its sources: the RTSP camera, and the test pattern when it is
-// on. It returns what viewers are told about the stream in `hello`.
+// openVideo builds the video server with its sources: the RTSP camera, the relay from the origin hub
+// (-video-origin), and the test pattern when it is on. It returns what viewers are told about the stream in `hello`.
 func openVideo(c videoConfig, apiToken func(context.Context, string) bool, demo bool, log *slog.Logger) (*streaming.Server, web.StreamInfo, error) {
 	scfg := c.streamingConfig(apiToken)
 	srv, err := streaming.New(scfg, log)
@@ -144,7 +157,17 @@ func openVideo(c videoConfig, apiToken func(context.Context, string) bool, demo 
 			return nil, web.StreamInfo{}, fmt.Errorf("-rtsp %s: %v", stream, err)
 		}
 	}
-	if c.testPattern.Or(demo) {
+	if c.origin != "" {
+		relay, err := streaming.NewRelay(string(c.origin), log)
+		if err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-video-origin: %v", err)
+		}
+		if err := srv.AddRelay(c.stream, relay); err != nil {
+			return nil, web.StreamInfo{}, fmt.Errorf("-stream: %v", err)
+		}
+		log.Info("edge: relaying the stream from the origin hub", "stream", c.stream, "origin", relay)
+	}
+	if c.testPattern.Or(demo && c.origin == "") { // an edge's stream is the origin's, even in the demo
 		pattern, err := streaming.NewTestPattern(log)
 		if err != nil {
 			return nil, web.StreamInfo{}, err
