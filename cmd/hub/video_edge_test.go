@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/stagelink/stagelink/deploy/nginxtest"
 )
 
 // TestVideoEdge runs two hub processes: an origin playing the test pattern and an edge with
@@ -42,13 +45,76 @@ func TestVideoEdge(t *testing.T) {
 	})
 }
 
-type streamSourceInfo struct {
-	Kind   string `json:"kind"`
-	Remote string `json:"remote"`
+// TestVideoEdgeBehindNginx: an origin hub plays the test pattern, two edge hubs relay it, and viewers
+// reach them through nginx with the production config: WHEP goes to whichever hub nginx picks, and
+// every viewer gets the pattern from a keyframe, on the origin and on the edges.
+func TestVideoEdgeBehindNginx(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: end-to-end")
+	}
+	_, origin := startHub(t, "-addr", "127.0.0.1:0", "-test-pattern=true")
+	_, edgeB := startHub(t, "-addr", "127.0.0.1:0", "-video-origin", origin)
+	_, edgeC := startHub(t, "-addr", "127.0.0.1:0", "-video-origin", origin)
+	hubs := []string{origin, edgeB, edgeC}
+	var addrs []string
+	for _, h := range hubs {
+		addrs = append(addrs, strings.TrimPrefix(h, "http://"))
+	}
+	ngx := nginxtest.Start(t, nginxtest.Options{Hubs: addrs, Origin: addrs[0]})
+	for _, edge := range hubs[1:] {
+		eventually(t, "the edges to relay the stream", func() bool {
+			src := streamSource(t, edge, "live")
+			return src != nil && src.Kind == "relay"
+		})
+	}
+
+	var viewers []*whepViewer
+	for range 6 { // each a new client without nginx's cookie: nginx spreads them over the hubs
+		v := newWHEPViewer(t)
+		v.watchWith(t, ngx.Client, ngx.URL+"/whep/live")
+		viewers = append(viewers, v)
+	}
+	for i, v := range viewers {
+		eventually(t, fmt.Sprintf("video packets at viewer %d", i), func() bool { return v.packets() >= 100 })
+		if !v.startedAtKeyframe() {
+			t.Errorf("viewer %d's first video packet does not start a keyframe (SPS or IDR)", i)
+		}
+	}
+	var counts []int
+	onEdges := 0
+	for i, h := range hubs {
+		n := streamViewers(t, h, "live")
+		if i > 0 {
+			onEdges += n
+		}
+		counts = append(counts, n)
+	}
+	if onEdges == 0 {
+		t.Errorf("WebRTC viewers per hub (origin, edge, edge) = %v: nginx sent none of 6 to an edge", counts)
+	}
+	t.Logf("WebRTC viewers per hub (origin incl. 2 relays, edge, edge): %v", counts)
 }
 
-// streamSource returns who publishes stream on hub, from /api/v1/streams; nil while it is not live.
-func streamSource(t *testing.T, hub, stream string) *streamSourceInfo {
+// streamViewers returns the WebRTC viewers of stream on hub, from /api/v1/streams.
+func streamViewers(t *testing.T, hub, stream string) int {
+	t.Helper()
+	var body struct {
+		Streams []struct {
+			Name    string `json:"name"`
+			Viewers int    `json:"viewers"`
+		} `json:"streams"`
+	}
+	getStreams(t, hub, &body)
+	for _, s := range body.Streams {
+		if s.Name == stream {
+			return s.Viewers
+		}
+	}
+	return 0
+}
+
+// getStreams decodes hub's /api/v1/streams into body.
+func getStreams(t *testing.T, hub string, body any) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, hub+"/api/v1/streams", nil)
 	req.Header.Set("Authorization", "Bearer e2e-api")
@@ -57,6 +123,19 @@ func streamSource(t *testing.T, hub, stream string) *streamSourceInfo {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(body); err != nil {
+		t.Fatalf("/api/v1/streams: %v", err)
+	}
+}
+
+type streamSourceInfo struct {
+	Kind   string `json:"kind"`
+	Remote string `json:"remote"`
+}
+
+// streamSource returns who publishes stream on hub, from /api/v1/streams; nil while it is not live.
+func streamSource(t *testing.T, hub, stream string) *streamSourceInfo {
+	t.Helper()
 	var body struct {
 		Streams []struct {
 			Name   string            `json:"name"`
@@ -64,9 +143,7 @@ func streamSource(t *testing.T, hub, stream string) *streamSourceInfo {
 			Source *streamSourceInfo `json:"source"`
 		} `json:"streams"`
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("/api/v1/streams: %v", err)
-	}
+	getStreams(t, hub, &body)
 	for _, s := range body.Streams {
 		if s.Name == stream && s.Live {
 			return s.Source
@@ -130,6 +207,12 @@ func newWHEPViewer(t *testing.T) *whepViewer {
 // watch sends the viewer's offer to url and applies the answer.
 func (v *whepViewer) watch(t *testing.T, url string) {
 	t.Helper()
+	v.watchWith(t, http.DefaultClient, url)
+}
+
+// watchWith is watch through client c.
+func (v *whepViewer) watchWith(t *testing.T, c *http.Client, url string) {
+	t.Helper()
 	offer, err := v.pc.CreateOffer(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -139,7 +222,7 @@ func (v *whepViewer) watch(t *testing.T, url string) {
 		t.Fatal(err)
 	}
 	<-gathered
-	resp, err := http.Post(url, "application/sdp", strings.NewReader(v.pc.LocalDescription().SDP))
+	resp, err := c.Post(url, "application/sdp", strings.NewReader(v.pc.LocalDescription().SDP))
 	if err != nil {
 		t.Fatal(err)
 	}
