@@ -35,6 +35,7 @@ const (
 	maxBusMessage  = 1 << 20
 	maxHubZones    = 4096
 	maxStatusError = 256
+	maxHubViewers  = 10_000_000
 	busSendQueue   = 1024 // messages waiting to be published; more are dropped and healed
 )
 
@@ -53,6 +54,8 @@ type clusterMsg struct {
 	Entry  *wireEntry `json:"entry,omitempty"`
 	Zones  []hubZone  `json:"zones,omitempty"`
 	Paused *pauseMark `json:"paused,omitempty"`
+	// Viewers is, in a heartbeat, how many viewers the hub has connected (SetViewers).
+	Viewers int64 `json:"viewers,omitempty"`
 }
 
 type wireEntry struct {
@@ -115,10 +118,29 @@ func (s *Service) Join(bus Bus, id string) {
 	s.outbox = make(chan clusterMsg, busSendQueue)
 	s.announce = make(chan struct{}, 1)
 	s.hubsSeen = map[string]time.Time{}
+	s.hubViewers = map[string]int64{}
 }
 
 // HubID returns the name this hub has in its cluster, or "" if it has not joined one.
 func (s *Service) HubID() string { return s.hubID }
+
+// SetViewers tells s how many viewers this hub has connected; in a cluster the heartbeat tells the others.
+func (s *Service) SetViewers(n int64) { s.viewers.Store(n) }
+
+// Viewers returns the viewers connected to every hub of the cluster: this hub's (SetViewers) and the
+// others' as of their last heartbeat. A hub that leaves or falls silent no longer counts.
+func (s *Service) Viewers() int64 {
+	n := s.viewers.Load()
+	if s.bus == nil {
+		return n
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, v := range s.hubViewers {
+		n += v
+	}
+	return n
+}
 
 // ErrJoining is ClusterCheck's answer while a hub is still learning the zones of the other hubs.
 var ErrJoining = errors.New("joining the cluster: waiting to hear every hub's zones")
@@ -220,7 +242,7 @@ func (s *Service) sayGoodbye() {
 func (s *Service) heartbeat() clusterMsg {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	m := clusterMsg{Hub: s.hubID, Kind: msgHub, Paused: &pauseMark{Paused: s.paused.Load(), At: s.pausedAt}}
+	m := clusterMsg{Hub: s.hubID, Kind: msgHub, Paused: &pauseMark{Paused: s.paused.Load(), At: s.pausedAt}, Viewers: s.viewers.Load()}
 	for _, id := range s.order {
 		z := s.zones[id]
 		if !local(z.link) {
@@ -263,7 +285,7 @@ func (s *Service) receive(raw []byte) {
 	case msgPause:
 		s.adoptPause(*m.Paused)
 	case msgHub:
-		s.adoptHub(m.Hub, m.Zones)
+		s.adoptHub(m.Hub, m.Zones, m.Viewers)
 		if m.Paused != nil {
 			s.adoptPause(*m.Paused)
 		}
@@ -291,6 +313,9 @@ func (m clusterMsg) check() error {
 	case msgHub:
 		if len(m.Zones) > maxHubZones {
 			return fmt.Errorf("%d zones, at most %d", len(m.Zones), maxHubZones)
+		}
+		if m.Viewers < 0 || m.Viewers > maxHubViewers {
+			return fmt.Errorf("%d viewers, want 0–%d", m.Viewers, maxHubViewers)
 		}
 		for _, z := range m.Zones {
 			if err := CheckSpecs([]ZoneSpec{z.Spec}); err != nil {
@@ -333,10 +358,11 @@ func (s *Service) adoptPause(p pauseMark) {
 
 // adoptHub mirrors what hub says its bridges own. A zone attached more recently elsewhere, here too, stays
 // where it is; a zone this hub mirrored as hub's and hub no longer lists goes offline.
-func (s *Service) adoptHub(hub string, zones []hubZone) {
+func (s *Service) adoptHub(hub string, zones []hubZone, viewers int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.hubsSeen[hub] = time.Now()
+	s.hubViewers[hub] = viewers
 	listed := make(map[string]bool, len(zones))
 	for _, hz := range zones {
 		id := hz.Spec.ID
@@ -383,6 +409,7 @@ func (s *Service) remote(hub string) Link {
 // dropHubLocked takes the zones of a hub that left or fell silent offline; s.mu must be held.
 func (s *Service) dropHubLocked(hub string) {
 	delete(s.hubsSeen, hub)
+	delete(s.hubViewers, hub)
 	for _, z := range s.zones {
 		if ownedBy(z.link, hub) {
 			z.link = nil

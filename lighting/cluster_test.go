@@ -268,6 +268,8 @@ func TestClusterRefusesBadMessages(t *testing.T) {
 			`{"hub":"x","kind":"entry","zone":"desk"}`,
 			`{"hub":"x","kind":"hub","zones":[{"spec":{"id":"desk","name":"","kind":"pixels"}}]}`,
 			`{"hub":"x","kind":"hub","zones":[{"spec":{"id":"new","name":"N","kind":"laser"}}]}`,
+			`{"hub":"x","kind":"hub","viewers":-1}`,
+			`{"hub":"x","kind":"hub","viewers":99999999999}`,
 			`{"hub":"x","kind":"hub","zones":[{"spec":{"id":"new","name":"N","kind":"rgb"},"bridge":"` + strings.Repeat("b", 100) + `"}]}`,
 			`{"hub":"x","kind":"hub","zones":[` + strings.Repeat(`{"spec":{"id":"a","name":"A","kind":"rgb"}},`, maxHubZones) + `{}]}`,
 			`{"hub":"x","kind":"entry","zone":"desk","entry":{"version":5},"pad":"` + strings.Repeat("x", maxBusMessage) + `"}`,
@@ -312,6 +314,31 @@ func TestClusterCheck(t *testing.T) {
 		alone := NewService(cfg, store, NewMemoryLimiter(), discardLog())
 		if err := alone.ClusterCheck(t.Context()); err != nil {
 			t.Errorf("ClusterCheck of a hub not in a cluster = %v, want nil", err)
+		}
+	})
+}
+
+// TestClusterViewers: every hub counts the viewers of the whole cluster, from the heartbeats, and stops
+// counting those of a hub that leaves.
+func TestClusterViewers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b, _ := newTestCluster(t, NewMemoryBus())
+		a.SetViewers(3)
+		b.SetViewers(4)
+		time.Sleep(roomyConfig().Heartbeat + time.Millisecond)
+		synctest.Wait()
+		if got, got2 := a.Viewers(), b.Viewers(); got != 7 || got2 != 7 {
+			t.Fatalf("viewers on a, b = %d, %d, want 7 on both", got, got2)
+		}
+		b.stop()
+		synctest.Wait()
+		if got := a.Viewers(); got != 3 {
+			t.Errorf("viewers on a after b left = %d, want 3", got)
+		}
+		alone := NewService(roomyConfig(), NewMemoryStore(), NewMemoryLimiter(), discardLog())
+		alone.SetViewers(5)
+		if got := alone.Viewers(); got != 5 {
+			t.Errorf("viewers of a hub alone = %d, want 5", got)
 		}
 	})
 }

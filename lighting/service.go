@@ -94,11 +94,13 @@ type Service struct {
 	pausedAt int64 // when paused last changed, Unix ms; 0: never (a hub's start flag loses to the cluster)
 
 	// In a cluster (see Join); bus is nil for a single hub.
-	bus      Bus
-	hubID    string
-	outbox   chan clusterMsg
-	announce chan struct{}
-	hubsSeen map[string]time.Time // other hubs, when last heard from; under mu
+	bus        Bus
+	hubID      string
+	outbox     chan clusterMsg
+	announce   chan struct{}
+	hubsSeen   map[string]time.Time // other hubs, when last heard from; under mu
+	hubViewers map[string]int64     // other hubs' viewers, from their heartbeats; under mu
+	viewers    atomic.Int64         // this hub's viewers (SetViewers)
 	// heardSelf is when this hub first heard its own message on the Bus (Unix ns; 0: not yet), proof
 	// that its subscription delivers.
 	heardSelf atomic.Int64

@@ -205,7 +205,8 @@ func (s *Server) Close() {
 	}
 }
 
-// countViewers broadcasts the viewer count when it changed, at most once a second.
+// countViewers broadcasts the viewer count, of every hub in a cluster, when it changed, at most once a
+// second.
 func (s *Server) countViewers(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
@@ -216,7 +217,8 @@ func (s *Server) countViewers(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if n := s.viewers.Load(); n != last {
+		s.lights.SetViewers(s.viewers.Load())
+		if n := s.lights.Viewers(); n != last {
 			last = n
 			s.io.Of("/", nil).Local().Emit("viewers", viewersMsg{Count: n})
 		}
