@@ -110,6 +110,17 @@ func (a *Agent) withDetailsLocked(st Status) Status {
 	return st
 }
 
+// Check reports whether the bridge is connected to its hub, for health checks: nil once the hub has
+// accepted its hello, until the connection ends.
+func (a *Agent) Check(context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.conn == nil {
+		return errors.New("not connected to the hub; reconnecting")
+	}
+	return nil
+}
+
 // Run drives the devices and keeps the bridge connected to the hub until ctx ends.
 func (a *Agent) Run(ctx context.Context) error {
 	done := make(chan struct{})

@@ -133,6 +133,15 @@ func startAgent(t *testing.T, cfg bridge.Config) *logBuffer {
 // startAgentWith is startAgent with opts for the devices; their log, timeout and backoff are the test's.
 func startAgentWith(t *testing.T, cfg bridge.Config, opts bridge.DeviceOptions) *logBuffer {
 	t.Helper()
+	a, logs := newAgent(t, cfg, opts)
+	runAgent(t, a)
+	return logs
+}
+
+// newAgent returns an agent for cfg with the test's short timeouts and backoff, logging to the returned
+// buffer.
+func newAgent(t *testing.T, cfg bridge.Config, opts bridge.DeviceOptions) (*bridge.Agent, *logBuffer) {
+	t.Helper()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	opts.Log, opts.Timeout, opts.MinBackoff, opts.MaxBackoff = log, time.Second, 20*time.Millisecond, 200*time.Millisecond
@@ -141,6 +150,12 @@ func startAgentWith(t *testing.T, cfg bridge.Config, opts bridge.DeviceOptions) 
 		t.Fatal(err)
 	}
 	a.MinBackoff, a.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
+	return a, logs
+}
+
+// runAgent runs a until the test ends.
+func runAgent(t *testing.T, a *bridge.Agent) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
@@ -155,7 +170,6 @@ func startAgentWith(t *testing.T, cfg bridge.Config, opts bridge.DeviceOptions) 
 			t.Errorf("agent Run did not return after its context ended")
 		}
 	})
-	return logs
 }
 
 // waitUntil polls cond until it holds, failing the test after timeout with what and the details.

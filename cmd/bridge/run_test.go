@@ -27,15 +27,15 @@ func writeConfig(t *testing.T, text string) string {
 
 func TestLoadConfigOverrides(t *testing.T) {
 	path := writeConfig(t, testConfig)
-	env := map[string]string{"STAGELINK_BRIDGE_TOKEN": "from-env", "STAGELINK_BRIDGE_NAME": "env-name"}
-	cfg, level, err := loadConfig([]string{"-config", path, "-hub", "http://hub.local:8080", "-name", "flag-name"},
+	env := map[string]string{"STAGELINK_BRIDGE_TOKEN": "from-env", "STAGELINK_BRIDGE_NAME": "env-name", "STAGELINK_BRIDGE_HEARTBEAT": "/run/hb"}
+	cfg, opts, err := loadConfig([]string{"-config", path, "-hub", "http://hub.local:8080", "-name", "flag-name"},
 		func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Hub != "http://hub.local:8080" || cfg.Token != "from-env" || cfg.Name != "flag-name" || level != "info" {
-		t.Errorf("got hub %q token %q name %q level %q, want the flag's hub, the env token, the flag's name, info",
-			cfg.Hub, cfg.Token, cfg.Name, level)
+	if cfg.Hub != "http://hub.local:8080" || cfg.Token != "from-env" || cfg.Name != "flag-name" || opts != (options{"info", "/run/hb"}) {
+		t.Errorf("got hub %q token %q name %q options %+v, want the flag's hub, the env token, the flag's name, info and the env heartbeat",
+			cfg.Hub, cfg.Token, cfg.Name, opts)
 	}
 }
 

@@ -1,6 +1,7 @@
 // Command hub is stagelink's server: the viewer page, Socket.IO for viewers and bridge agents, and the HTTP
 // API. With no flags it runs the embedded demo: in-memory state and simulated devices. `hub admin create`
-// creates a dashboard account.
+// creates a dashboard account; `hub healthcheck` asks a running hub's /healthz, for container images without
+// curl.
 package main
 
 import (

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -16,18 +17,22 @@ import (
 	"github.com/stagelink/stagelink/printer"
 )
 
+// envPrefix starts the environment variable of each flag: STAGELINK_PRINTER_AMQP for -amqp.
+const envPrefix = "STAGELINK_PRINTER_"
+
 // config is the agent's configuration: flags, each with an environment fallback STAGELINK_PRINTER_<FLAG>.
 type config struct {
-	amqp    cli.Secret
-	prefix  string
-	data    string
-	serial  string
-	baud    int
-	out     string
-	preview string
-	header  string
-	footer  string
-	level   string
+	amqp      cli.Secret
+	prefix    string
+	data      string
+	serial    string
+	baud      int
+	out       string
+	preview   string
+	header    string
+	footer    string
+	level     string
+	heartbeat string
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -44,7 +49,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs.StringVar(&c.header, "header", "", "text at the top of every receipt")
 	fs.StringVar(&c.footer, "footer", "", "text at the bottom of every receipt")
 	fs.StringVar(&c.level, "log-level", "info", "debug, info, warn or error")
-	if err := cli.Parse(fs, args, "STAGELINK_PRINTER_", getenv); err != nil {
+	fs.StringVar(&c.heartbeat, "heartbeat", "", "write this file every 10 s while connected to the queue, for `printer healthcheck`")
+	if err := cli.Parse(fs, args, envPrefix, getenv); err != nil {
 		return c, err
 	}
 	if c.preview == "" && (c.serial == "") == (c.out == "") {
@@ -53,7 +59,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	return c, nil
 }
 
+// run is the printer agent, or `printer healthcheck …`.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "healthcheck" {
+		return cli.HeartbeatCheck("printer", args[1:], envPrefix, getenv, stderr, time.Now())
+	}
 	cfg, err := parseConfig(args, getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
@@ -79,21 +89,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer printed.Close()
 
 	g, gctx := errgroup.WithContext(ctx)
-	var queue printer.Queue
+	var (
+		queue printer.Queue
+		check func(context.Context) error // nil while the queue is connected
+	)
 	if cfg.amqp != "" {
 		q, err := printer.NewRabbitQueue(printer.RabbitQueueConfig{URL: string(cfg.amqp), Prefix: cfg.prefix}, log)
 		if err != nil {
 			return err
 		}
 		g.Go(func() error { return q.Run(gctx) })
-		queue = q
+		queue, check = q, q.Check
 	} else {
 		q, err := printer.OpenDiskQueue(printer.DiskQueueConfig{Dir: filepath.Join(cfg.data, "queue")}, log)
 		if err != nil {
 			return err
 		}
 		defer q.Close()
-		queue = q
+		queue, check = q, q.Check
+	}
+	if cfg.heartbeat != "" {
+		hb := cli.Heartbeat{Path: cfg.heartbeat, Check: check, Log: log.With("component", "heartbeat")}
+		g.Go(func() error { return hb.Run(gctx) })
 	}
 
 	var out printer.Sink

@@ -1,5 +1,5 @@
 // Package cli holds what the stagelink programs share at their edge: flags that fall back to environment
-// variables, and the logger.
+// variables, the logger, and the heartbeat file with its healthcheck for the agents that serve no HTTP.
 package cli
 
 import (
