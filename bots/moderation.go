@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -123,6 +124,7 @@ type Moderator struct {
 	lastPrune  time.Time
 	refusals   refusalRing
 	running    bool
+	shared     sharedModeration // nil: the pause and the sender counts are this process's alone (Share)
 }
 
 var _ moderator = (*Moderator)(nil)
@@ -168,8 +170,8 @@ func NewModerator(cfg ModerationConfig, log *slog.Logger) (*Moderator, error) {
 // the returned message's text is the printable text without its links; otherwise msg is returned as it is.
 // Tips with no printable text are admitted: they print without one.
 func (m *Moderator) Admit(msg Message) (Message, error) {
+	paused := m.Paused()
 	m.mu.Lock()
-	paused := m.paused
 	_, blocked := m.blocked[msg.UserID]
 	words := m.words
 	m.mu.Unlock()
@@ -275,18 +277,48 @@ func clipLine(s string, max int) string {
 	return strings.ReplaceAll(printer.SanitizeText(s, max), "\n", " ")
 }
 
-// SetPaused pauses or resumes printing: while paused every message is refused with "paused".
+// sharedTimeout bounds each request to the shared state: a slow Redis must not hold up a Discord reply.
+const sharedTimeout = time.Second
+
+// Share makes m keep the pause switch and the senders' cooldowns and daily counts in s, shared by every
+// hub of a cluster (RedisModeration). Call it before m is used. If s fails, m goes on with what it knows
+// itself, and logs it: printing keeps working while Redis is away.
+func (m *Moderator) Share(s sharedModeration) { m.shared = s }
+
+// SetPaused pauses or resumes printing, on every hub when shared: while paused every message is refused
+// with "paused".
 func (m *Moderator) SetPaused(paused bool) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.paused != paused {
 		m.log.Info("printing paused", "paused", paused)
 	}
 	m.paused = paused
+	m.mu.Unlock()
+	if m.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		if err := m.shared.SetPaused(ctx, paused); err != nil {
+			m.log.Warn("the print pause is set on this hub only", "err", err)
+		}
+	}
 }
 
-// Paused reports whether printing is paused.
+// Paused reports whether printing is paused: the shared switch once anyone has set it, else (or when
+// it cannot be read) this hub's.
 func (m *Moderator) Paused() bool {
+	if m.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		paused, set, err := m.shared.Paused(ctx)
+		if err != nil {
+			m.log.Warn("the shared print pause is unknown: using this hub's", "err", err)
+		} else if set {
+			m.mu.Lock()
+			m.paused = paused
+			m.mu.Unlock()
+			return paused
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.paused

@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"context"
 	"fmt"
 	"time"
 )
@@ -15,9 +16,32 @@ type senderState struct {
 	count    int       // messages admitted that day
 }
 
-// count checks userID's cooldown and daily cap at now and, when both allow it, counts one message.
+// count checks userID's cooldown and daily cap at now and, when both allow it, counts one message: in
+// the shared state when there is one, else (or when it fails) in m's memory.
 func (m *Moderator) count(userID string, now time.Time) *Refusal {
 	dayStart := startOfDay(now, m.loc)
+	if m.shared != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+		defer cancel()
+		nextDay := nextDay(dayStart, m.loc)
+		// The count outlives its day by an hour, for hubs whose clocks differ a little.
+		rule, wait, err := m.shared.Count(ctx, userID, dayStart.Format(time.DateOnly), m.cfg.Cooldown, m.cfg.DailyCap, nextDay.Sub(now)+time.Hour)
+		switch {
+		case err != nil:
+			m.log.Warn("sender limits counted on this hub only", "err", err)
+		case rule == "cooldown":
+			return cooldownRefusal(wait)
+		case rule == "daily_cap":
+			return dailyCapRefusal(m.cfg.DailyCap, nextDay.Sub(now))
+		default:
+			return nil
+		}
+	}
+	return m.countLocal(userID, now, dayStart)
+}
+
+// countLocal is count in m's memory.
+func (m *Moderator) countLocal(userID string, now, dayStart time.Time) *Refusal {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.pruneLocked(now, dayStart)
@@ -30,18 +54,26 @@ func (m *Moderator) count(userID string, now time.Time) *Refusal {
 	}
 	if cd := m.cfg.Cooldown; cd > 0 && !s.last.IsZero() {
 		if wait := s.last.Add(cd).Sub(now); wait > 0 {
-			return &Refusal{Code: "cooldown", RetryAfter: wait,
-				Reason: fmt.Sprintf("You are sending messages too fast: wait %s before the next one.", seconds(wait))}
+			return cooldownRefusal(wait)
 		}
 	}
 	if limit := m.cfg.DailyCap; limit > 0 && s.count >= limit {
-		return &Refusal{Code: "daily_cap", RetryAfter: nextDay(dayStart, m.loc).Sub(now),
-			Reason: fmt.Sprintf("You have sent today's %d messages; try again tomorrow.", limit)}
+		return dailyCapRefusal(limit, nextDay(dayStart, m.loc).Sub(now))
 	}
 	s.last = now
 	s.count++
 	m.senders[userID] = s
 	return nil
+}
+
+func cooldownRefusal(wait time.Duration) *Refusal {
+	return &Refusal{Code: "cooldown", RetryAfter: wait,
+		Reason: fmt.Sprintf("You are sending messages too fast: wait %s before the next one.", seconds(wait))}
+}
+
+func dailyCapRefusal(limit int, retryAfter time.Duration) *Refusal {
+	return &Refusal{Code: "daily_cap", RetryAfter: retryAfter,
+		Reason: fmt.Sprintf("You have sent today's %d messages; try again tomorrow.", limit)}
 }
 
 // pruneLocked forgets, at most every pruneEvery, the senders whose cooldown is over and whose count

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/json"
 	"net/http"
 	"os"
 	"strings"
@@ -20,14 +21,7 @@ func redisURL(t *testing.T) string {
 
 func setColor(t *testing.T, hub, zone, color string) int {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, hub+"/api/v1/zones/"+zone+"/state", strings.NewReader(`{"color":"`+color+`"}`))
-	req.Header.Set("Authorization", "Bearer e2e-api")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
+	return postAPI(t, hub+"/api/v1/zones/"+zone+"/state", `{"color":"`+color+`"}`)
 }
 
 // TestRedisVersionsSurviveRestart: with -redis, a restarted hub continues each zone's state and version.
@@ -62,7 +56,8 @@ func TestRedisVersionsSurviveRestart(t *testing.T) {
 	eventually(t, "the device shows the new colour", func() bool { return v.wledShows("#ffffff") })
 }
 
-// TestRedisSharedRateLimits: two hub processes on one Redis share the per-zone limit.
+// TestRedisSharedRateLimits: two hub processes on one Redis share the per-zone limit and the pause of
+// community printing.
 func TestRedisSharedRateLimits(t *testing.T) {
 	redis := redisURL(t)
 	prefix := "stagelink-test-" + rand.Text()[:8] + ":"
@@ -82,6 +77,35 @@ func TestRedisSharedRateLimits(t *testing.T) {
 	if code := setColor(t, hubB, "lamp", "#123456"); code != http.StatusTooManyRequests {
 		t.Errorf("4th set, on the other hub: HTTP %d, want 429: the burst of 3 is shared", code)
 	}
+
+	// Community printing's pause is shared too (and so are its senders' cooldowns: bots/TestSharedModeration).
+	if code := postAPI(t, hubA+"/api/v1/print/pause", ""); code != http.StatusOK {
+		t.Fatalf("pause printing on hub A: HTTP %d", code)
+	}
+	req, _ := http.NewRequest(http.MethodGet, hubB+"/api/v1/print/pause", nil)
+	req.Header.Set("Authorization", "Bearer e2e-api")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var paused struct{ Paused bool }
+	if err := json.NewDecoder(resp.Body).Decode(&paused); err != nil || !paused.Paused {
+		t.Errorf("hub B after hub A paused printing: %+v (%v), want paused", paused, err)
+	}
+}
+
+// postAPI POSTs body with the API token and returns the status.
+func postAPI(t *testing.T, url, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer e2e-api")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // TestRedisCluster: three hub processes on one Redis. The bridge is connected to hub A: a command sent to

@@ -154,9 +154,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		checks        []web.Check
 		bus           lighting.Bus // nil: this hub is alone
 		socketAdapter socket.AdapterConstructor
+		rdb           *redis.Client // nil without -redis
 	)
 	if cfg.redis != "" {
-		rdb, err := lighting.OpenRedis(string(cfg.redis))
+		rdb, err = lighting.OpenRedis(string(cfg.redis))
 		if err != nil {
 			return err
 		}
@@ -196,6 +197,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	community, err := openCommunity(cfg.bots, prints, func() *web.Server { return srv }, log)
 	if err != nil {
 		return err
+	}
+	if rdb != nil {
+		community.mod.Share(bots.NewRedisModeration(rdb, cfg.redisPrefix))
 	}
 
 	lights := lighting.NewService(cfg.lights, states, limiter, log.With("component", "lighting"))
