@@ -1,6 +1,7 @@
 package bots
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"os"
@@ -27,9 +28,13 @@ func sharedModerators(t *testing.T, cfg ModerationConfig) (a, b *Moderator) {
 	t.Cleanup(func() { rdb.Close() })
 	prefix := "stagelink-test-" + strings.ToLower(rand.Text()[:8]) + ":"
 	t.Cleanup(func() {
-		keys, _ := rdb.Keys(t.Context(), prefix+"*").Result()
-		if len(keys) > 0 {
-			rdb.Del(t.Context(), keys...)
+		ctx := context.Background() // t.Context() is done by the time cleanups run
+		keys, err := rdb.Keys(ctx, prefix+"*").Result()
+		if err == nil && len(keys) > 0 {
+			err = rdb.Del(ctx, keys...).Err()
+		}
+		if err != nil {
+			t.Errorf("removing the test's Redis keys: %v", err)
 		}
 	})
 	a, b = newTestModerator(t, cfg, nil), newTestModerator(t, cfg, nil)

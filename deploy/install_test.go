@@ -92,8 +92,8 @@ func TestInstallScript(t *testing.T) {
 		t.Errorf("bridge.env %q mode %o, want a placeholder token, mode 600", env, mode)
 	}
 	log, _ := os.ReadFile(r.systemctlLog)
-	if string(log) != "daemon-reload\nenable --now stagelink-bridge\n" {
-		t.Errorf("systemctl ran with %q, want daemon-reload, then enable --now stagelink-bridge", log)
+	if want := "--root=" + r.root + " enable stagelink-bridge\n"; string(log) != want {
+		t.Errorf("systemctl ran with %q, want %q: below another root, enable offline and start nothing", log, want)
 	}
 
 	// The operator sets the token and edits the config; a second run (an upgrade) keeps both.

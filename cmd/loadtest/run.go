@@ -336,8 +336,11 @@ func measureHub(ctx context.Context, cfg config, hubURL, token string, hubs []hu
 		}
 		f := &figures[i]
 		f.URL, f.RSSBeforeMB, f.RSSAfterMB = h.url, round2(float64(rssBefore[i])/1024), round2(float64(rssAfter)/1024)
-		if f.Viewers, err = hubViewers(ctx, h.url); err != nil {
-			return nil, err
+		f.Viewers = r.Connected
+		if len(hubs) > 1 {
+			if f.Viewers, err = hubViewers(ctx, h.url); err != nil {
+				return nil, err
+			}
 		}
 		f.KBPerViewer = round2(float64(rssAfter-rssBefore[i]) / float64(max(1, f.Viewers)))
 		before, after = before+rssBefore[i], after+rssAfter

@@ -222,8 +222,12 @@ func Check(t testing.TB, o Options) {
 	if err != nil {
 		t.Fatalf("nginx -t refuses %s: %v\n%s", ConfigPath(), err, out)
 	}
-	if bytes.Contains(out, []byte("[warn]")) || bytes.Contains(out, []byte("[emerg]")) {
-		t.Errorf("nginx -t on %s warns:\n%s", ConfigPath(), out)
+	for _, line := range strings.Split(string(out), "\n") {
+		// nginx 1.25.1 and newer deprecate `listen … http2` for `http2 on`, which 1.22 (Debian 12) does
+		// not know: the config keeps the form both take, and that one warning is expected there.
+		if strings.Contains(line, "[warn]") && !strings.Contains(line, `the "listen ... http2" directive is deprecated`) {
+			t.Errorf("nginx -t on %s warns: %s", ConfigPath(), line)
+		}
 	}
 }
 
@@ -289,6 +293,12 @@ func Run(dir string, o Options) (*Nginx, error) {
 		if err == nil {
 			conn.Close()
 			return n, nil
+		}
+		select {
+		case <-n.done:
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			return nil, fmt.Errorf("nginx exited at start: %v\n%s%s", n.cmd.ProcessState, n.out.String(), log)
+		default:
 		}
 		if time.Now().After(deadline) {
 			n.Close()

@@ -13,7 +13,8 @@
 #
 # Options: --force       replace an existing config (never the env file: it holds the secrets)
 #          --no-start    install the files only, no systemctl
-#          --root DIR    install below DIR instead of / (default $DESTDIR), for packaging and tests
+#          --root DIR    install below DIR instead of / (default $DESTDIR), for packaging and tests:
+#                        the unit is enabled there offline (systemctl --root), nothing is started
 # SYSTEMCTL names the systemctl to run (default systemctl). Checked by `go test ./deploy` (TestInstallScript).
 set -eu
 
@@ -74,9 +75,10 @@ fi
 etc=$root/etc/stagelink
 mkdir -p "$root/usr/local/bin" "$etc" "$root/etc/systemd/system"
 
-# put SRC DST MODE: copy next to DST, then rename, so a running binary is replaced, not overwritten.
+# put SRC DST MODE: copy next to DST, then rename, so a running binary is replaced, not overwritten. The
+# copy is made unreadable to others first, so a config never lies about with looser rights.
 put() {
-	cp "$1" "$2.new"
+	(umask 077 && cp "$1" "$2.new")
 	chmod "$3" "$2.new"
 	mv -f "$2.new" "$2"
 }
@@ -118,8 +120,14 @@ fi
 put "$unitsrc" "$root/etc/systemd/system/$unit" 0644
 echo "installed $root/etc/systemd/system/$unit"
 
-if [ "$start" = yes ]; then
-	systemctl=${SYSTEMCTL:-systemctl}
+systemctl=${SYSTEMCTL:-systemctl}
+if [ "$start" = no ]; then
+	:
+elif [ -n "$root" ]; then
+	# Below another root: enable the unit there, offline; never touch this machine's systemd.
+	$systemctl --root="$root" enable "stagelink-$kind"
+	echo "enabled stagelink-$kind below $root: it starts when that system boots"
+else
 	$systemctl daemon-reload
 	$systemctl enable --now "stagelink-$kind"
 	echo "started stagelink-$kind: journalctl -u stagelink-$kind -f"
