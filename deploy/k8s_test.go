@@ -99,7 +99,7 @@ func TestKubernetesHubDeployments(t *testing.T) {
 		strategy string
 		edge     bool // relays video from hub-origin, one pod per node with hostPort UDP
 	}{
-		{name: "hub", replicas: 3, strategy: "RollingUpdate", edge: true},
+		{name: "hub", replicas: 0, strategy: "RollingUpdate", edge: true}, // 0: unset, the HPA sets the count
 		{name: "hub-origin", replicas: 1, strategy: "Recreate"},
 	}
 	for _, tt := range tests {
@@ -318,6 +318,24 @@ func TestKubernetesIngress(t *testing.T) {
 	}
 	if a[p+"proxy-body-size"] == "" {
 		t.Error("no proxy-body-size")
+	}
+	for _, k := range []string{"limit-rps", "limit-connections"} {
+		if n, err := strconv.Atoi(a[p+k]); err != nil || n <= 0 {
+			t.Errorf("%s %q, want a per-address limit, as the nginx config has", k, a[p+k])
+		}
+	}
+	// /metrics must not be public: the hubs serve it on a port of its own, which no Service exposes.
+	cm := as[configData](t, m.get(t, "ConfigMap", "stagelink-hub"))
+	metricsAddr := cm.Data["STAGELINK_METRICS_ADDR"]
+	if metricsAddr == "" {
+		t.Error("ConfigMap stagelink-hub has no STAGELINK_METRICS_ADDR: /metrics would be served to the Ingress")
+	}
+	for name, o := range m.byKind["Service"] {
+		for _, sp := range as[service](t, o).Spec.Ports {
+			if ":"+strconv.Itoa(sp.Port) == metricsAddr || sp.TargetPort == "metrics" || fmt.Sprint(sp.TargetPort) == strings.TrimPrefix(metricsAddr, ":") {
+				t.Errorf("Service %s exposes the metrics port", name)
+			}
+		}
 	}
 	in := as[ingress](t, o)
 	if in.Spec.IngressClassName != "nginx" || len(in.Spec.TLS) == 0 || in.Spec.TLS[0].SecretName == "" {

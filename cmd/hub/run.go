@@ -33,6 +33,7 @@ import (
 // config is the hub's configuration: flags, each with an environment fallback STAGELINK_<FLAG>.
 type config struct {
 	addr           string
+	metricsAddr    string
 	redis          cli.Secret
 	mysql          cli.Secret
 	redisPrefix    string
@@ -60,6 +61,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	fs := flag.NewFlagSet("hub", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.addr, "addr", ":8080", "HTTP listen address: page, Socket.IO, API")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve /metrics here only, not on -addr (for example :9090, reached by Prometheus but not by the public)")
 	fs.Var(&c.redis, "redis", "Redis URL (redis://…) for shared state and rate limits; empty keeps them in memory")
 	fs.StringVar(&c.redisPrefix, "redis-prefix", "stagelink:", "prefix of every Redis key, to share one Redis")
 	fs.Var(&c.mysql, "mysql", "MySQL DSN (user:password@tcp(host:3306)/db) for content and accounts; empty: SQLite in -data")
@@ -95,6 +97,9 @@ func (c config) validate() error {
 	var errs []error
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		errs = append(errs, fmt.Errorf("-addr %q: want host:port, for example :8080", c.addr))
+	}
+	if _, _, err := net.SplitHostPort(c.metricsAddr); c.metricsAddr != "" && err != nil {
+		errs = append(errs, fmt.Errorf("-metrics-addr %q: want host:port, for example :9090, or nothing for /metrics on -addr", c.metricsAddr))
 	}
 	if _, err := web.ParseTrustedProxies(c.trustedProxies); err != nil {
 		errs = append(errs, fmt.Errorf("-trusted-proxies: %v", err))
@@ -238,7 +243,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	wcfg.Streams = func() any { return video.Status() }
 	metrics := prometheus.NewRegistry()
 	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), video)
-	wcfg.Metrics = promhttp.HandlerFor(metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	metricsHandler := promhttp.HandlerFor(metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)})
+	if cfg.metricsAddr == "" {
+		wcfg.Metrics = metricsHandler
+	}
 	if n, err := content.CountAccounts(ctx); err != nil {
 		return err
 	} else if n == 0 {
@@ -258,6 +266,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	fmt.Fprintf(stdout, "stagelink hub listening on %s\n", url)
 	if wcfg.SetupToken != "" {
 		fmt.Fprintf(stdout, "no dashboard account yet: create the first admin at %s/admin/setup#%s (or run `hub admin create`)\n", url, wcfg.SetupToken)
+	}
+
+	var metricsLn net.Listener
+	if cfg.metricsAddr != "" {
+		if metricsLn, err = net.Listen("tcp", cfg.metricsAddr); err != nil {
+			ln.Close()
+			return err
+		}
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", metricsLn.Addr())
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -286,12 +303,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	for _, run := range community.runs() {
 		g.Go(func() error { return run(gctx) })
 	}
+	var ms *http.Server // /metrics on -metrics-addr
+	if metricsLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", metricsHandler)
+		ms = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: hs.ErrorLog}
+		g.Go(func() error {
+			if err := ms.Serve(metricsLn); !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		log.Info("shutting down")
 		srv.Close()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		if ms != nil {
+			ms.Close()
+		}
 		return hs.Shutdown(sctx)
 	})
 	return g.Wait()

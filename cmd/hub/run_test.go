@@ -190,6 +190,7 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		want string
 	}{
 		{"bad address", []string{"-addr", "nowhere"}, nil, "-addr"},
+		{"bad metrics address", []string{"-metrics-addr", "9090"}, nil, "-metrics-addr"},
 		{"bad redis URL", []string{"-redis", "mysql://x"}, nil, "-redis"},
 		{"bad trusted proxy", []string{"-trusted-proxies", "10.0.0.0/8,nginx"}, nil, "-trusted-proxies"},
 		{"zero rate", []string{"-viewer-rate", "0"}, nil, "viewer"},
@@ -222,6 +223,24 @@ func TestRunRefusesBadConfig(t *testing.T) {
 				t.Errorf("run(%q) = %v, want an error mentioning %q", tt.args, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestMetricsAddr: with -metrics-addr, /metrics is served there and no longer on -addr, so a proxy that
+// sends -addr to the public never shows it.
+func TestMetricsAddr(t *testing.T) {
+	addr := freeAddr(t)
+	_, hub := startHub(t, "-addr", "127.0.0.1:0", "-metrics-addr", addr)
+	if families := metrics(t, "http://"+addr); families["stagelink_viewers"] == nil {
+		t.Errorf("/metrics on -metrics-addr lacks stagelink_viewers")
+	}
+	resp, err := http.Get(hub + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /metrics on -addr: HTTP %d, want 404 with -metrics-addr", resp.StatusCode)
 	}
 }
 
