@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -125,6 +126,10 @@ type Moderator struct {
 	refusals   refusalRing
 	running    bool
 	shared     sharedModeration // nil: the pause and the sender counts are this process's alone (Share)
+	// pendingPause is a pause set while shared failed: written there once it answers, so that the
+	// operator's last word wins over what the shared state held before.
+	pendingPause *bool
+	sharedDown   atomic.Bool // shared fails: logged once when it starts failing, once when it answers
 }
 
 var _ moderator = (*Moderator)(nil)
@@ -278,50 +283,91 @@ func clipLine(s string, max int) string {
 }
 
 // sharedTimeout bounds each request to the shared state: a slow Redis must not hold up a Discord reply.
-const sharedTimeout = time.Second
+const sharedTimeout = 500 * time.Millisecond
 
 // Share makes m keep the pause switch and the senders' cooldowns and daily counts in s, shared by every
 // hub of a cluster (RedisModeration). Call it before m is used. If s fails, m goes on with what it knows
-// itself, and logs it: printing keeps working while Redis is away.
+// itself: printing keeps working while Redis is away.
 func (m *Moderator) Share(s sharedModeration) { m.shared = s }
 
 // SetPaused pauses or resumes printing, on every hub when shared: while paused every message is refused
-// with "paused".
+// with "paused". If the shared state cannot be written, the pause holds on this hub at once and is
+// written there as soon as it answers.
 func (m *Moderator) SetPaused(paused bool) {
 	m.mu.Lock()
 	if m.paused != paused {
 		m.log.Info("printing paused", "paused", paused)
 	}
 	m.paused = paused
+	m.pendingPause = nil
 	m.mu.Unlock()
-	if m.shared != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-		defer cancel()
-		if err := m.shared.SetPaused(ctx, paused); err != nil {
-			m.log.Warn("the print pause is set on this hub only", "err", err)
-		}
+	if m.shared == nil {
+		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	if err := m.shared.SetPaused(ctx, paused); err != nil {
+		m.mu.Lock()
+		m.pendingPause = &paused
+		m.mu.Unlock()
+		m.sharedFailed(err)
+		return
+	}
+	m.sharedWorks()
 }
 
-// Paused reports whether printing is paused: the shared switch once anyone has set it, else (or when
-// it cannot be read) this hub's.
+// Paused reports whether printing is paused: the shared switch once anyone has set it, else (or while it
+// cannot be read) this hub's.
 func (m *Moderator) Paused() bool {
-	if m.shared != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
-		defer cancel()
-		paused, set, err := m.shared.Paused(ctx)
-		if err != nil {
-			m.log.Warn("the shared print pause is unknown: using this hub's", "err", err)
-		} else if set {
-			m.mu.Lock()
-			m.paused = paused
-			m.mu.Unlock()
-			return paused
+	if m.shared == nil {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		return m.paused
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), sharedTimeout)
+	defer cancel()
+	m.mu.Lock()
+	pending := m.pendingPause
+	m.mu.Unlock()
+	if pending != nil {
+		if err := m.shared.SetPaused(ctx, *pending); err != nil {
+			m.sharedFailed(err)
+			return *pending
 		}
+		m.mu.Lock()
+		if m.pendingPause == pending {
+			m.pendingPause = nil
+		}
+		m.mu.Unlock()
+		m.sharedWorks()
+		return *pending
+	}
+	paused, set, err := m.shared.Paused(ctx)
+	if err != nil {
+		m.sharedFailed(err)
+	} else {
+		m.sharedWorks()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if err == nil && set {
+		m.paused = paused
+	}
 	return m.paused
+}
+
+// sharedFailed logs that the shared state fails, once until it answers again.
+func (m *Moderator) sharedFailed(err error) {
+	if !m.sharedDown.Swap(true) {
+		m.log.Warn("shared moderation state unreachable: this hub goes on with its own pause and sender counts", "err", err)
+	}
+}
+
+// sharedWorks logs that the shared state answers again after failing.
+func (m *Moderator) sharedWorks() {
+	if m.sharedDown.Swap(false) {
+		m.log.Info("shared moderation state reachable again")
+	}
 }
 
 // Block refuses every further message of userID (a Message.UserID such as "discord:1234"). An empty id

@@ -26,16 +26,18 @@ func (m *Moderator) count(userID string, now time.Time) *Refusal {
 		nextDay := nextDay(dayStart, m.loc)
 		// The count outlives its day by an hour, for hubs whose clocks differ a little.
 		rule, wait, err := m.shared.Count(ctx, userID, dayStart.Format(time.DateOnly), m.cfg.Cooldown, m.cfg.DailyCap, nextDay.Sub(now)+time.Hour)
-		switch {
-		case err != nil:
-			m.log.Warn("sender limits counted on this hub only", "err", err)
-		case rule == "cooldown":
-			return cooldownRefusal(wait)
-		case rule == "daily_cap":
-			return dailyCapRefusal(m.cfg.DailyCap, nextDay.Sub(now))
-		default:
-			return nil
+		if err != nil {
+			m.sharedFailed(err)
+			return m.countLocal(userID, now, dayStart)
 		}
+		m.sharedWorks()
+		switch rule {
+		case "cooldown":
+			return cooldownRefusal(wait)
+		case "daily_cap":
+			return dailyCapRefusal(m.cfg.DailyCap, nextDay.Sub(now))
+		}
+		return nil
 	}
 	return m.countLocal(userID, now, dayStart)
 }

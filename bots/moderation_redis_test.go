@@ -1,11 +1,14 @@
 package bots
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,5 +121,78 @@ func TestSenderKey(t *testing.T) {
 	long := strings.Repeat("x", 500)
 	if got := senderKey(long); len(got) != len("sha256:")+64 || senderKey(long+"y") == got {
 		t.Errorf("senderKey(long) = %q, want a distinct bounded hash", got)
+	}
+}
+
+// fakeShared is a shared state that fails while fail is set.
+type fakeShared struct {
+	mu          sync.Mutex
+	fail        bool
+	paused, set bool
+}
+
+func (f *fakeShared) err() error {
+	if f.fail {
+		return errors.New("connection refused")
+	}
+	return nil
+}
+
+func (f *fakeShared) Paused(context.Context) (bool, bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.paused, f.set, f.err()
+}
+
+func (f *fakeShared) SetPaused(_ context.Context, p bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.err(); err != nil {
+		return err
+	}
+	f.paused, f.set = p, true
+	return nil
+}
+
+func (f *fakeShared) Count(context.Context, string, string, time.Duration, int, time.Duration) (string, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return "", 0, f.err()
+}
+
+func (f *fakeShared) setFail(v bool) {
+	f.mu.Lock()
+	f.fail = v
+	f.mu.Unlock()
+}
+
+// TestSharedPauseSurvivesAnOutage: a pause set while the shared state fails holds on this hub at once and
+// is written there when it answers again, rather than being undone by the old shared value; the outage
+// is logged once, and its end once.
+func TestSharedPauseSurvivesAnOutage(t *testing.T) {
+	var logs bytes.Buffer
+	m := newTestModerator(t, ModerationConfig{Cooldown: -1, DailyCap: -1}, slog.New(slog.NewTextHandler(&logs, nil)))
+	shared := &fakeShared{set: true, paused: false}
+	m.Share(shared)
+
+	shared.setFail(true)
+	m.SetPaused(true)
+	for range 3 {
+		if !m.Paused() {
+			t.Fatal("paused during the outage: Paused() = false, want this hub's pause")
+		}
+		if _, err := m.Admit(discordMsg("discord:1", "hi")); refusalCode(t, err) != "paused" {
+			t.Fatalf("message during the outage: %v, want paused", err)
+		}
+	}
+	shared.setFail(false)
+	if !m.Paused() || !shared.paused {
+		t.Fatalf("after the outage: Paused() = %v, shared paused = %v; want both true (the operator's pause written back)", m.Paused(), shared.paused)
+	}
+	if n := strings.Count(logs.String(), "unreachable"); n != 1 {
+		t.Errorf("the outage was logged %d times, want once:\n%s", n, logs.String())
+	}
+	if n := strings.Count(logs.String(), "reachable again"); n != 1 {
+		t.Errorf("the end of the outage was logged %d times, want once:\n%s", n, logs.String())
 	}
 }
