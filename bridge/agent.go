@@ -44,6 +44,7 @@ type Agent struct {
 
 	mu         sync.Mutex
 	conn       *sio.Socket                    // the current connection once its hello was accepted; nil otherwise
+	live       *sio.Socket                    // the connection of the session running now, accepted or not
 	status     map[string]Status              // last status per zone on this connection
 	details    map[string]lighting.DeviceInfo // last device details per zone, kept across connections
 	detailSent map[string]bool                // zones whose details went out on this connection
@@ -177,6 +178,9 @@ func (a *Agent) session(ctx context.Context) error {
 	opts.SetTransports(types.NewSet(transports.WebSocket))
 	manager := sio.NewManager(a.cfg.Hub, opts)
 	conn := manager.Socket("/bridge", opts)
+	a.mu.Lock()
+	a.live = conn
+	a.mu.Unlock()
 
 	ended := make(chan error, 1)
 	end := func(err error) {
@@ -222,7 +226,7 @@ func (a *Agent) session(ctx context.Context) error {
 	case err = <-ended:
 	}
 	a.mu.Lock()
-	a.conn = nil
+	a.conn, a.live = nil, nil
 	a.mu.Unlock()
 	if perr := disconnect(conn.Disconnect); perr != nil {
 		a.log.Warn("closing the hub connection", "err", perr)
@@ -278,6 +282,10 @@ func (a *Agent) hello(ctx context.Context, conn *sio.Socket, end func(error)) {
 			return
 		}
 		a.mu.Lock()
+		if a.live != conn { // the session ended while the ack was on its way: a dead connection
+			a.mu.Unlock()
+			return
+		}
 		a.conn = conn
 		pending := make([]Status, 0, len(a.status))
 		for _, st := range a.status {
