@@ -221,6 +221,42 @@ func TestRelayWaitsForOrigin(t *testing.T) {
 	origin.stop()
 }
 
+// TestRelayLoopBetweenEdges: two edges pointed at each other are never live; each refuses the other's
+// relay with relay_loop, not not_live, so the mistake shows, while a viewer still hears not_live.
+func TestRelayLoopBetweenEdges(t *testing.T) {
+	checkGoroutines(t)
+	addrA, addrB := freeTCPAddr(t), freeTCPAddr(t)
+	a := startTestHubWith(t, Config{}, testHubOptions{httpAddr: addrA, relays: map[string]*Relay{"live": newTestRelay(t, "http://"+addrB)}})
+	b := startTestHubWith(t, Config{}, testHubOptions{httpAddr: addrB, relays: map[string]*Relay{"live": newTestRelay(t, "http://"+addrA)}})
+	for _, tt := range []struct {
+		relay      bool
+		status     int
+		code, name string
+	}{
+		{true, http.StatusConflict, "relay_loop", "a relay"},
+		{false, http.StatusNotFound, "not_live", "a viewer"},
+	} {
+		v := newTestViewer(t)
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addrA+"/whep/live", strings.NewReader(v.offer(t)))
+		req.Header.Set("Content-Type", "application/sdp")
+		if tt.relay {
+			req.Header.Set(relayHeader, "1")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || !strings.Contains(string(body), tt.code) {
+			t.Errorf("%s asking an edge that relays: %d %s, want %d %s", tt.name, resp.StatusCode, body, tt.status, tt.code)
+		}
+		v.close()
+	}
+	a.stop()
+	b.stop()
+}
+
 // freeTCPAddr returns a loopback address nobody listens on.
 func freeTCPAddr(t *testing.T) string {
 	t.Helper()

@@ -99,6 +99,7 @@ type Server struct {
 
 	apis    atomic.Pointer[apis] // set while Run runs
 	viewers atomic.Int64
+	relayed map[string]bool // streams this hub relays from an origin (AddRelay); fixed once Run starts
 
 	// iceTimeouts are ICE's disconnected and failed timeouts and keepalive interval: a viewer that
 	// vanishes is noticed within seconds, not pion's default half minute.
@@ -143,9 +144,25 @@ func (s *Server) AddSource(stream string, src source) error {
 
 // AddRelay has Run keep r relaying stream from its origin hub into the stream of the same name here.
 func (s *Server) AddRelay(stream string, r *Relay) error {
-	return s.addPulled(stream, func(ctx context.Context, st *Stream, a *apis) error {
+	err := s.addPulled(stream, func(ctx context.Context, st *Stream, a *apis) error {
 		return r.run(ctx, stream, a.ingest, st.rtpPublish())
 	})
+	if err == nil {
+		s.mu.Lock()
+		if s.relayed == nil {
+			s.relayed = map[string]bool{}
+		}
+		s.relayed[stream] = true
+		s.mu.Unlock()
+	}
+	return err
+}
+
+// relays reports whether this hub relays stream from an origin hub.
+func (s *Server) relays(stream string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.relayed[stream]
 }
 
 func (s *Server) addPulled(stream string, run func(ctx context.Context, st *Stream, a *apis) error) error {

@@ -20,16 +20,15 @@ func (s *Server) postWHEP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusServiceUnavailable, "starting", "the video server is not running")
 		return
 	}
+	// Before not_live: two edges relaying from each other are never live, and must hear why.
+	if r.Header.Get(relayHeader) != "" && s.relays(name) {
+		httpError(w, http.StatusConflict, "relay_loop", "this hub relays stream "+name+" itself: relay from the origin hub")
+		return
+	}
 	st := s.lookup(name)
 	if st == nil || !st.Status().Live {
 		httpError(w, http.StatusNotFound, "not_live", "stream "+name+" is not live")
 		return
-	}
-	if r.Header.Get(relayHeader) != "" {
-		if src := st.Status().Source; src != nil && src.Kind == SourceRelay {
-			httpError(w, http.StatusConflict, "relay_loop", "this hub relays stream "+name+" itself: relay from the origin hub")
-			return
-		}
 	}
 	if s.viewers.Add(1) > int64(s.cfg.MaxViewers) {
 		s.viewers.Add(-1)
