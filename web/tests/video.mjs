@@ -265,7 +265,9 @@ try {
   out.sampleMs = m.ms;
   if (m.samples.length === 0) throw new Error(`no frame had a readable barcode (${m.rejected} unreadable)`);
   out.g2g = percentiles(m.samples);
-  if (!(out.g2g.min > 0)) throw new Error(`a frame was shown ${-out.g2g.min} ms before it was drawn: the clocks disagree`);
+  // The two pages' clocks (performance.timeOrigin + now, each coarsened by the browser) can differ by a
+  // millisecond or so: only a frame shown clearly before it was drawn means a broken clock.
+  if (!(out.g2g.min > -5)) throw new Error(`a frame was shown ${-out.g2g.min} ms before it was drawn: the clocks disagree`);
   if (!(out.g2g.p95 < MAX_DELAY_MS)) throw new Error(`glass-to-glass p95 is ${out.g2g.p95} ms, want below ${MAX_DELAY_MS}`);
   out.viewerDelayMs = Math.round(await viewer.evaluate(() => window.stagelinkPlayer.delayMs()));
 
