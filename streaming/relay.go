@@ -179,12 +179,8 @@ func (r *Relay) retry(ctx context.Context, log *slog.Logger, attempt func(contex
 		}
 		last = err.Error()
 		log.Log(ctx, level, "relay not connected; trying again", "err", last, "retry_in", wait)
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return
-		case <-t.C:
 		}
 	}
 }

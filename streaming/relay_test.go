@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -30,6 +31,21 @@ func newTestRelay(t *testing.T, origin string) *Relay {
 	r.ReadTimeout = 2 * time.Second
 	r.MinBackoff, r.NotLiveBackoff, r.MaxBackoff = 100*time.Millisecond, 300*time.Millisecond, 500*time.Millisecond
 	return r
+}
+
+// watchFromKeyframe joins a viewer to hub's stream live, waits for frames access units, and checks the
+// first is a keyframe (with SPS and PPS).
+func watchFromKeyframe(t *testing.T, hub *testHub, who string, frames int) *testViewer {
+	t.Helper()
+	v := newTestViewer(t)
+	if status, body := v.join(t, hub.http.URL+"/whep/live"); status != http.StatusCreated {
+		t.Fatalf("WHEP for %s: %d %s", who, status, body)
+	}
+	waitFor(t, fmt.Sprintf("%d frames at %s", frames, who), func() bool { return len(v.received()) >= frames })
+	if !isIDR(v.received()[0]) {
+		t.Errorf("%s: the first access unit is not a keyframe with SPS and PPS", who)
+	}
+	return v
 }
 
 // startPublishing publishes the test pattern's H.264 over WHIP to hub's stream live until the test ends
@@ -81,28 +97,14 @@ func TestRelayFromOrigin(t *testing.T) {
 		t.Errorf("edge status = %+v, want H264 without audio", st)
 	}
 
-	v := newTestViewer(t)
-	if status, body := v.join(t, edge.http.URL+"/whep/live"); status != http.StatusCreated {
-		t.Fatalf("WHEP on the edge: %d %s", status, body)
-	}
-	waitFor(t, "60 frames at the edge viewer", func() bool { return len(v.received()) >= 60 })
-	if !isIDR(v.received()[0]) {
-		t.Error("the edge viewer's first access unit is not a keyframe with SPS and PPS")
-	}
+	v := watchFromKeyframe(t, edge, "the edge viewer", 60)
 	if got := liveStatus(origin).Viewers; got != 1 {
 		t.Errorf("origin viewers = %d, want 1 (the relay)", got)
 	}
 
 	// A late viewer on the edge starts at a keyframe too.
 	time.Sleep(400 * time.Millisecond)
-	late := newTestViewer(t)
-	if status, body := late.join(t, edge.http.URL+"/whep/live"); status != http.StatusCreated {
-		t.Fatalf("late WHEP on the edge: %d %s", status, body)
-	}
-	waitFor(t, "30 frames at the late viewer", func() bool { return len(late.received()) >= 30 })
-	if !isIDR(late.received()[0]) {
-		t.Error("the late edge viewer's first access unit is not a keyframe")
-	}
+	late := watchFromKeyframe(t, edge, "the late edge viewer", 30)
 	t.Logf("late edge viewer: first frame %v after its WHEP POST", late.first)
 
 	// A keyframe request on the edge goes up to the origin's publisher as a PLI.
@@ -197,14 +199,7 @@ func TestRelayWaitsForOrigin(t *testing.T) {
 	// The origin comes back with the test pattern: the relay picks it up.
 	origin = startTestHubWith(t, Config{}, testHubOptions{httpAddr: addr, sources: map[string]source{"live": mustTestPattern(t)}})
 	waitFor(t, "the edge to relay the test pattern", func() bool { return liveStatus(edge).Live })
-	v := newTestViewer(t)
-	if status, body := v.join(t, edge.http.URL+"/whep/live"); status != http.StatusCreated {
-		t.Fatalf("WHEP on the edge: %d %s", status, body)
-	}
-	waitFor(t, "30 frames", func() bool { return len(v.received()) >= 30 })
-	if !isIDR(v.received()[0]) {
-		t.Error("the first access unit is not a keyframe")
-	}
+	v := watchFromKeyframe(t, edge, "the edge viewer", 30)
 
 	// The origin goes away: the edge goes offline; it comes back: the edge relays again.
 	origin.stop()

@@ -123,14 +123,22 @@ func (s *RTSPSource) Run(ctx context.Context, publish h264Publisher) error {
 		}
 		s.log.Warn("RTSP camera lost; connecting again", "err", s.redact(err),
 			"retry_in", wait, "retry_at", time.Now().Add(wait).Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return nil
-		case <-t.C:
 		}
 		wait = min(max(wait*2, minWait), max(maxWait, minWait))
+	}
+}
+
+// sleep waits d, or less if ctx ends first; it reports whether ctx is still live.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
