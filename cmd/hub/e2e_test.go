@@ -303,16 +303,7 @@ type zonesReply struct {
 
 func zones(t *testing.T, hub string) zonesReply {
 	t.Helper()
-	resp, err := http.Get(hub + "/api/v1/zones")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var z zonesReply
-	if err := json.NewDecoder(resp.Body).Decode(&z); err != nil {
-		t.Fatal(err)
-	}
-	return z
+	return site{hub, http.DefaultClient}.zones(t)
 }
 
 // eventually polls cond for up to 15 s.

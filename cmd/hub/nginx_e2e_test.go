@@ -101,7 +101,7 @@ func TestBehindNginx(t *testing.T) {
 	t.Logf("rolling restart: %s; staying viewer %v", cmds.summary(), res)
 }
 
-// site is the public address of the cluster: nginx, over TLS.
+// site is where the API is reached: a hub, or the cluster's public address (nginx, over TLS).
 type site struct {
 	url string
 	c   *http.Client
@@ -118,7 +118,7 @@ func (s site) zones(t *testing.T) zonesReply {
 	defer resp.Body.Close()
 	var z zonesReply
 	if err := json.NewDecoder(resp.Body).Decode(&z); err != nil {
-		t.Fatalf("GET /api/v1/zones through nginx: HTTP %d: %v", resp.StatusCode, err)
+		t.Fatalf("GET %s/api/v1/zones: HTTP %d: %v", s.url, resp.StatusCode, err)
 	}
 	return z
 }
